@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AWS_DEFAULT_REGION ?= eu-central-1
+
+.PHONY: run test lint package clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: the whole service on an embedded moto backend (PORT, MOTO_PORT); Ctrl-C stops it
+run: $(STAMP)
+	$(BIN)/python -m local.stack
+
+## test: lint, the packaged template through cfn-lint, then every test
+test: $(STAMP) lint package
+	$(BIN)/cfn-lint build/package/sam.json
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## package: the CloudFormation/SAM template and deployment zip for the prod stage
+package: $(STAMP)
+	rm -rf build/package
+	$(BIN)/chalice package --stage prod --merge-template infra/template.json build/package
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

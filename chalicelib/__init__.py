@@ -1,0 +1,1 @@
+"""The webhooks service's domain: everything app.py's handlers call into."""

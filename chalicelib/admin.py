@@ -1,0 +1,119 @@
+"""The operator CLI: companies, plans and API keys.
+
+    python -m chalicelib.admin create-company --name NAME --plan PLAN [--email EMAIL]
+    python -m chalicelib.admin list-companies
+    python -m chalicelib.admin set-plan --company-id ID --plan PLAN
+    python -m chalicelib.admin issue-key --company-id ID --email EMAIL
+    python -m chalicelib.admin list-keys --email EMAIL
+    python -m chalicelib.admin revoke-key --email EMAIL --key-id KEY_ID
+
+Every command prints JSON lines. With ``MOTO_PORT`` set it talks to the local stack that
+``make run`` started; otherwise to AWS through boto3's usual configuration, using the
+table prefix of ``--stage`` (default ``prod``) from ``.chalice/config.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chalicelib import auth, companies, errors
+
+CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+LOCAL_REGION = "eu-central-1"
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The environment variables a Chalice stage sets (top level, then the stage's own)."""
+    config = json.loads(CONFIG.read_text(encoding="utf-8"))
+    if stage not in config.get("stages", {}):
+        raise SystemExit(f"no stage {stage!r} in {CONFIG}")
+    return {**config.get("environment_variables", {}),
+            **config["stages"][stage].get("environment_variables", {})}
+
+
+def use_local_stack(endpoint: str, environ: Any = os.environ) -> None:
+    """Point boto3 at the embedded moto server with throw-away credentials."""
+    environ["AWS_ENDPOINT_URL"] = endpoint
+    environ["AWS_ACCESS_KEY_ID"] = "local"
+    environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - moto accepts any
+    environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+    environ.pop("AWS_PROFILE", None)
+    environ.pop("AWS_SESSION_TOKEN", None)
+
+
+def create_company(name: str, plan: str, email: str | None = None) -> dict[str, Any]:
+    """Create a company and its first API key; the key is in the result, and nowhere else."""
+    company = companies.create(name, plan)
+    issued = auth.issue_key(company.company_id,
+                            email or f"api@company-{company.company_id}.invalid")
+    return {"company_id": company.company_id, "name": company.name, "plan": company.plan,
+            "api_user": issued.api_user, "api_key": issued.api_key, "key_id": issued.key_id}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.admin",
+                                     description="Manage companies, plans and API keys.")
+    parser.add_argument("--stage", default="prod",
+                        help="stage whose tables to use when MOTO_PORT is unset")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-company", help="create a company and an API key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--plan", required=True)
+    create.add_argument("--email", help="the API user (default: a placeholder address)")
+    commands.add_parser("list-companies", help="list every company")
+    plan = commands.add_parser("set-plan", help="move a company to another plan")
+    plan.add_argument("--company-id", type=int, required=True)
+    plan.add_argument("--plan", required=True)
+    issue = commands.add_parser("issue-key", help="issue a new API key")
+    issue.add_argument("--company-id", type=int, required=True)
+    issue.add_argument("--email", required=True)
+    keys = commands.add_parser("list-keys", help="list an API user's keys (never the keys)")
+    keys.add_argument("--email", required=True)
+    revoke = commands.add_parser("revoke-key", help="revoke an API key")
+    revoke.add_argument("--email", required=True)
+    revoke.add_argument("--key-id", required=True)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.command == "create-company":
+        return [create_company(args.name, args.plan, args.email)]
+    if args.command == "list-companies":
+        return [c.to_json() for c in companies.list_all()]
+    if args.command == "set-plan":
+        return [companies.set_plan(args.company_id, args.plan).to_json()]
+    if args.command == "issue-key":
+        issued = auth.issue_key(args.company_id, args.email)
+        return [{"company_id": issued.company_id, "api_user": issued.api_user,
+                 "api_key": issued.api_key, "key_id": issued.key_id}]
+    if args.command == "list-keys":
+        return auth.list_keys(args.email)
+    auth.revoke_key(args.email, args.key_id)
+    return [{"success": True}]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    moto_port = os.environ.get("MOTO_PORT")
+    stage = "dev" if moto_port else args.stage
+    for name, value in stage_environment(stage).items():
+        os.environ.setdefault(name, value)
+    if moto_port:
+        use_local_stack(f"http://127.0.0.1:{moto_port}")
+    try:
+        for row in _run(args):
+            print(json.dumps(row), flush=True)
+    except errors.ApiError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Every setting of the service in one place, read from environment variables.
+
+Chalice sets a stage's ``environment_variables`` (``.chalice/config.json``) before
+``app.py`` is imported; the local stack and the tests set the same variables.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+#: Webhooks allowed per webhook type (the part of the event name before the dot).
+DEFAULT_PLAN_LIMITS = "trial=3,basic=2,pro=2,freelancer=2,enterprise=3"
+#: Plans that may subscribe to ``project.budget_notification`` (Clockodo: Trial and Enterprise).
+DEFAULT_BUDGET_NOTIFICATION_PLANS = "trial,enterprise"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration; see the README's "Configuration" table."""
+
+    stage: str = "dev"
+    table_prefix: str = "clockodo-webhooks-dev"
+    allow_http: bool = False
+    allowed_networks: tuple[Network, ...] = ()
+    plan_limits: Mapping[str, int] = field(default_factory=dict)
+    budget_notification_plans: frozenset[str] = frozenset()
+    validation_secret_ttl_seconds: int = 3600
+    validation_max_attempts: int = 5
+    validation_timeout_seconds: float = 5.0
+    max_body_bytes: int = 64 * 1024
+
+    def table(self, name: str) -> str:
+        """The DynamoDB table name of one of the service's tables."""
+        return f"{self.table_prefix}-{name}"
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name} must be true or false, not {value!r}")
+
+
+def _number(value: str, name: str, cast: type[int] | type[float]) -> float:
+    try:
+        number = cast(value)
+    except ValueError:
+        raise SettingError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise SettingError(f"{name} must be positive, not {value!r}")
+    return number
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Parse a comma-separated list of CIDRs (``WEBHOOKS_ALLOWED_NETWORKS``)."""
+    networks = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingError(f"WEBHOOKS_ALLOWED_NETWORKS: {part!r} is not a CIDR") from None
+    return tuple(networks)
+
+
+def parse_plan_limits(value: str) -> dict[str, int]:
+    """Parse ``plan=limit`` pairs (``WEBHOOKS_PLAN_LIMITS``)."""
+    limits: dict[str, int] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        plan, sep, number = part.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise SettingError(f"WEBHOOKS_PLAN_LIMITS: {part!r} is not plan=number")
+        limits[plan.strip()] = int(number)
+    return limits
+
+
+def from_environ(env: Mapping[str, str]) -> Settings:
+    """Build the settings from an environment mapping (``os.environ`` in production)."""
+    stage = env.get("WEBHOOKS_STAGE", "dev")
+    return Settings(
+        stage=stage,
+        table_prefix=env.get("WEBHOOKS_TABLE_PREFIX", f"clockodo-webhooks-{stage}"),
+        allow_http=_flag(env.get("WEBHOOKS_ALLOW_HTTP", "false"), "WEBHOOKS_ALLOW_HTTP"),
+        allowed_networks=parse_networks(env.get("WEBHOOKS_ALLOWED_NETWORKS", "")),
+        plan_limits=parse_plan_limits(env.get("WEBHOOKS_PLAN_LIMITS", DEFAULT_PLAN_LIMITS)),
+        budget_notification_plans=frozenset(
+            p.strip()
+            for p in env.get(
+                "WEBHOOKS_BUDGET_NOTIFICATION_PLANS", DEFAULT_BUDGET_NOTIFICATION_PLANS
+            ).split(",")
+            if p.strip()
+        ),
+        validation_secret_ttl_seconds=int(
+            _number(env.get("WEBHOOKS_VALIDATION_TTL_SECONDS", "3600"),
+                    "WEBHOOKS_VALIDATION_TTL_SECONDS", int)
+        ),
+        validation_max_attempts=int(
+            _number(env.get("WEBHOOKS_VALIDATION_MAX_ATTEMPTS", "5"),
+                    "WEBHOOKS_VALIDATION_MAX_ATTEMPTS", int)
+        ),
+        validation_timeout_seconds=_number(
+            env.get("WEBHOOKS_VALIDATION_TIMEOUT_SECONDS", "5"),
+            "WEBHOOKS_VALIDATION_TIMEOUT_SECONDS", float,
+        ),
+        max_body_bytes=int(
+            _number(env.get("WEBHOOKS_MAX_BODY_BYTES", "65536"), "WEBHOOKS_MAX_BODY_BYTES", int)
+        ),
+    )
+
+
+@cache
+def get() -> Settings:
+    """The settings of this process, read once (once per Lambda container)."""
+    return from_environ(os.environ)

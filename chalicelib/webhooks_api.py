@@ -1,0 +1,118 @@
+"""The webhook subscriptions API: input checks and plan rules around the store.
+
+Every function takes the authenticated ``Caller`` and touches only the caller's company.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib import catalogue, inputs, plans, settings, subscriptions, urlguard
+from chalicelib.auth import Caller
+from chalicelib.errors import Unprocessable
+from chalicelib.subscriptions import Webhook
+
+FIELDS = ("event_name", "url", "token")
+LIST_PARAMS = ("page", "items_per_page", "filter[event_name]", "filter[status]")
+MAX_ITEMS_PER_PAGE = 1000
+DEFAULT_ITEMS_PER_PAGE = 100
+
+
+def events(caller: Caller) -> list[dict[str, Any]]:
+    """The event catalogue with the caller's remaining limit per type."""
+    used = subscriptions.usage(caller.company.company_id)
+    return plans.catalogue_for(settings.get(), caller.company.plan, used)
+
+
+def find(caller: Caller, webhook_id: int) -> Webhook:
+    """One of the caller's webhooks (404 for any other id)."""
+    return subscriptions.get(caller.company.company_id, webhook_id)
+
+
+def get(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    return find(caller, webhook_id).to_json()
+
+
+def list_page(caller: Caller, query: Mapping[str, str] | None) -> dict[str, Any]:
+    """One page of the caller's webhooks, optionally filtered by event and status."""
+    params = inputs.query(query, LIST_PARAMS)
+    page = inputs.positive_int(params, "page", 1, 10**6)
+    per_page = inputs.positive_int(params, "items_per_page", DEFAULT_ITEMS_PER_PAGE,
+                                   MAX_ITEMS_PER_PAGE)
+    webhooks = subscriptions.list_for(caller.company.company_id)
+    if "filter[event_name]" in params:
+        name = _event_name(params["filter[event_name]"], "filter[event_name]")
+        webhooks = [w for w in webhooks if w.event_name == name]
+    if "filter[status]" in params:
+        status = inputs.choice(params["filter[status]"], "filter[status]",
+                               subscriptions.STATUSES)
+        webhooks = [w for w in webhooks if w.status == status]
+    return inputs.paginate([w.to_json() for w in webhooks], page, per_page)
+
+
+def _event_name(value: Any, path: str = "event_name") -> str:
+    return inputs.choice(value, path, catalogue.event_names(),
+                         " (see GET /v2/webhooks/events)")
+
+
+def _url(value: Any) -> str:
+    config = settings.get()
+    urlguard.check(value, allow_http=config.allow_http, allowed=config.allowed_networks)
+    return str(value)
+
+
+def _limit_error(caller: Caller, event_name: str) -> Callable[[], Exception]:
+    plan = caller.company.plan
+    limit = plans.limit_per_type(settings.get(), plan)
+    return lambda: plans.limit_reached(catalogue.type_of(event_name), plan, limit)
+
+
+def create(caller: Caller, raw_body: bytes | None) -> dict[str, Any]:
+    """Create a webhook in ``pending_validation``."""
+    config = settings.get()
+    body = inputs.json_object(raw_body, max_bytes=config.max_body_bytes, allowed=FIELDS)
+    event_name = _event_name(inputs.required_string(body, "event_name"))
+    token = inputs.required_string(body, "token")
+    url = _url(inputs.required_string(body, "url", max_length=urlguard.MAX_URL_LENGTH))
+    plans.require_event_allowed(config, caller.company.plan, event_name)
+    webhook = subscriptions.create(
+        caller.company.company_id, event_name, url, token,
+        limit=plans.limit_per_type(config, caller.company.plan),
+        on_limit=_limit_error(caller, event_name),
+    )
+    return webhook.to_json()
+
+
+def edit(caller: Caller, webhook_id: int, raw_body: bytes | None) -> dict[str, Any]:
+    """Change a webhook's event, URL or token; a new URL needs a new validation."""
+    config = settings.get()
+    body = inputs.json_object(raw_body, max_bytes=config.max_body_bytes, allowed=FIELDS)
+    if not body:
+        raise Unprocessable(f"send at least one of {', '.join(FIELDS)}", path="body",
+                                   type="Empty")
+    event_name = inputs.optional_string(body, "event_name")
+    if event_name is not None:
+        event_name = _event_name(event_name)
+        plans.require_event_allowed(config, caller.company.plan, event_name)
+    token = inputs.optional_string(body, "token")
+    url = inputs.optional_string(body, "url", max_length=urlguard.MAX_URL_LENGTH)
+    current = find(caller, webhook_id)
+    if url is not None and url != current.url:
+        url = _url(url)
+    changed = subscriptions.update(
+        current, event_name=event_name, url=url, token=token,
+        limit=plans.limit_per_type(config, caller.company.plan),
+        on_limit=_limit_error(caller, event_name or current.event_name),
+    )
+    return changed.to_json()
+
+
+def delete(caller: Caller, webhook_id: int) -> None:
+    subscriptions.delete(find(caller, webhook_id))
+
+
+def secret_from(raw_body: bytes | None) -> str:
+    """The secret of a verify request: ``{"secret": "<uuid>"}``."""
+    body = inputs.json_object(raw_body, max_bytes=settings.get().max_body_bytes,
+                              allowed=("secret",))
+    return inputs.required_string(body, "secret", max_length=100)

@@ -1,0 +1,135 @@
+"""`make run`: the whole service on one machine, on an embedded moto backend.
+
+Starts moto's server on loopback, creates the tables from the deployment template, creates
+a demo company, serves the Chalice app on 127.0.0.1:$PORT, prints one ``READY {json}``
+line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
+
+Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001);
+0 picks a free port. The dev stage's settings come from ``.chalice/config.json``;
+variables already set in the environment win.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8000
+DEFAULT_MOTO_PORT = 8001
+DEMO_EMAIL = "demo@example.com"
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or int(value) > 65535:
+        raise SystemExit(f"{name} must be a port number, not {value!r}")
+    return int(value)
+
+
+def _wait_until_serving(url: str, deadline: float) -> None:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our URL
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+class LocalStack:
+    """The running parts of the local stack, started and stopped together."""
+
+    def __init__(self, port: int, moto_port: int) -> None:
+        self.port = port
+        self.moto_port = moto_port
+        self._stopped = threading.Event()
+        self._moto: Any = None
+        self._api: Any = None
+        self._api_thread: threading.Thread | None = None
+
+    def start(self) -> dict[str, Any]:
+        from chalicelib import admin
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+        for name, value in admin.stage_environment("dev").items():
+            os.environ.setdefault(name, value)
+        from local.aws_backend import MotoBackend
+
+        self._moto = MotoBackend("127.0.0.1", self.moto_port).start()
+        admin.use_local_stack(self._moto.endpoint)
+
+        from chalicelib import aws, settings
+        from local.tables import create_tables
+
+        create_tables(aws.dynamodb(), settings.get().table_prefix)
+        demo = admin.create_company("Demo GmbH", "enterprise", DEMO_EMAIL)
+
+        api_url = self._serve_api()
+        return {
+            "api": api_url,
+            "aws_endpoint": self._moto.endpoint,
+            "company_id": demo["company_id"],
+            "api_user": demo["api_user"],
+            "api_key": demo["api_key"],
+            "stage": "dev",
+            "tables_prefix": settings.get().table_prefix,
+        }
+
+    def _serve_api(self) -> str:
+        from chalice.cli.factory import CLIFactory
+        from chalice.local import create_local_server
+
+        sys.path.insert(0, str(PROJECT))
+        import app as app_module
+
+        config = CLIFactory(str(PROJECT)).create_config_obj(chalice_stage_name="dev")
+        self._api = create_local_server(app_module.app, config, "127.0.0.1", self.port)
+        host, port = self._api.server.server_address[:2]
+        # The server itself, not LocalDevServer.serve_forever, which prints the asked-for port.
+        self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="api",
+                                            daemon=True)
+        self._api_thread.start()
+        api_url = f"http://{host}:{port}"
+        _wait_until_serving(f"{api_url}/v2/openapi.json", time.monotonic() + 30)
+        return api_url
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def stop(self, *_: Any) -> None:
+        self._stopped.set()
+
+    def shutdown(self) -> None:
+        if self._api is not None:
+            self._api.shutdown()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+def main() -> int:
+    os.chdir(PROJECT)
+    stack = LocalStack(_port("PORT", DEFAULT_PORT), _port("MOTO_PORT", DEFAULT_MOTO_PORT))
+    signal.signal(signal.SIGTERM, stack.stop)
+    signal.signal(signal.SIGINT, stack.stop)
+    try:
+        ready = stack.start()
+        print("READY " + json.dumps(ready), flush=True)
+        stack.wait()
+    finally:
+        stack.shutdown()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
