@@ -8,6 +8,7 @@ a secret in its query).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -16,6 +17,10 @@ from dataclasses import dataclass
 from chalicelib.urlguard import VettedUrl
 
 USER_AGENT = "Clockodo-Webhooks/1.0"
+
+# urllib3 logs each request line at DEBUG, and a validation request's line carries the
+# secret in its query: keep that logger quiet whatever the root level is.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
 MAX_RESPONSE_BYTES = 4096
 
 

@@ -1,0 +1,80 @@
+"""Integration fixtures: moto in-process, the real tables, the Chalice test client."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import admin, aws
+from local.tables import create_tables
+from tests.conftest import ROOT
+
+APPLICATION = "integration-tests;dev@example.com"
+
+
+@pytest.fixture(autouse=True)
+def aws_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh in-process moto with the service's tables, under the dev stage's settings."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in admin.stage_environment("dev").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", admin.LOCAL_REGION)
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    with mock_aws():
+        aws.reset()
+        create_tables(aws.dynamodb(), os.environ["WEBHOOKS_TABLE_PREFIX"])
+        yield
+    aws.reset()
+
+
+@dataclass
+class Tenant:
+    """A company with an API key, and a way to call the API as it."""
+
+    client: Client
+    company_id: int
+    api_user: str
+    api_key: str
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"X-ClockodoApiUser": self.api_user, "X-ClockodoApiKey": self.api_key,
+                "X-Clockodo-External-Application": APPLICATION,
+                "Content-Type": "application/json", **extra}
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        return self.client.http.request(method, path, headers=headers or self.headers(),
+                                        body=raw or b"")
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    import app
+
+    with Client(app.app, stage_name="dev", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+def make_tenant(client: Client, plan: str = "enterprise", name: str = "Acme") -> Tenant:
+    created = admin.create_company(name, plan, f"{name.lower()}-{plan}@example.com")
+    return Tenant(client, created["company_id"], created["api_user"], created["api_key"])
+
+
+@pytest.fixture
+def tenant(client: Client) -> Tenant:
+    return make_tenant(client)
+
+
+@pytest.fixture
+def other_tenant(client: Client) -> Tenant:
+    return make_tenant(client, name="Rival")
