@@ -87,7 +87,10 @@ class LocalStack:
 
     def _serve_api(self) -> str:
         from chalice.cli.factory import CLIFactory
-        from chalice.local import create_local_server
+        from chalice.local import ThreadedHTTPServer, create_local_server
+
+        # API Gateway takes bursts; socketserver's default listen backlog of 5 resets them.
+        ThreadedHTTPServer.request_queue_size = 128
 
         sys.path.insert(0, str(PROJECT))
         import app as app_module

@@ -15,8 +15,11 @@ def resolver_to(*addresses: str) -> urlguard.Resolver:
     return resolve
 
 
+GLOBAL = resolver_to("93.184.216.34")
+
+
 def refused_reason(url: object, *, allow_http: bool = True, allowed=(),
-                   resolver=resolver_to("93.184.216.34")) -> str:
+                   resolver=GLOBAL) -> str:
     with pytest.raises(UrlNotAllowed) as caught:
         urlguard.check(url, allow_http=allow_http, allowed=allowed, resolver=resolver)
     assert caught.value.path == "url"

@@ -1,0 +1,118 @@
+"""The stores against moto: the fan-out's index, optimistic versions, companies and keys."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from chalicelib import admin, auth, companies, subscriptions
+from chalicelib.errors import Conflict, NotFound, Unauthenticated
+from chalicelib.plans import limit_reached
+
+
+def limit_error() -> Exception:
+    return limit_reached("customer", "basic", 2)
+
+
+def new(company_id: int, event: str, token: str, limit: int = 3) -> subscriptions.Webhook:
+    return subscriptions.create(company_id, event, "http://127.0.0.1/", token, limit=limit,
+                                on_limit=limit_error)
+
+
+def activate(webhook: subscriptions.Webhook) -> subscriptions.Webhook:
+    return subscriptions.save(webhook, replace(webhook, status=subscriptions.ACTIVE))
+
+
+def test_active_webhooks_of_a_company_for_an_event_come_from_one_index_query() -> None:
+    a = activate(new(1, "customer.created", "a"))
+    activate(new(1, "customer.updated", "b"))
+    new(1, "customer.created", "c")  # pending: not in the index
+    activate(new(2, "customer.created", "d"))  # another company
+    found = subscriptions.active_for_event(1, "customer.created")
+    assert [w.webhook_id for w in found] == [a.webhook_id]
+    assert found[0].token == "a"
+
+
+def test_leaving_active_leaves_the_index() -> None:
+    webhook = activate(new(1, "team.created", "a"))
+    subscriptions.save(webhook, replace(webhook, status=subscriptions.DISABLED))
+    assert subscriptions.active_for_event(1, "team.created") == []
+
+
+def test_a_stale_version_is_a_conflict_not_a_lost_update() -> None:
+    webhook = new(1, "team.created", "a")
+    subscriptions.save(webhook, replace(webhook, status=subscriptions.ACTIVE))
+    with pytest.raises(Conflict):
+        subscriptions.save(webhook, replace(webhook, token="stale"))
+    with pytest.raises(Conflict):
+        subscriptions.delete(webhook)
+    assert subscriptions.get(1, webhook.webhook_id).status == subscriptions.ACTIVE
+
+
+def test_the_limit_holds_in_the_store_itself() -> None:
+    new(1, "customer.created", "a", limit=2)
+    new(1, "customer.updated", "b", limit=2)
+    with pytest.raises(type(limit_error())):
+        new(1, "customer.deleted", "c", limit=2)
+    assert subscriptions.usage(1) == {"customer": 2}
+    assert [w.token for w in subscriptions.list_for(1)] == ["a", "b"]
+
+
+def test_get_is_scoped_to_the_company() -> None:
+    webhook = new(1, "team.created", "a")
+    with pytest.raises(NotFound):
+        subscriptions.get(2, webhook.webhook_id)
+
+
+def test_companies_and_plans() -> None:
+    company = companies.create("Acme", "basic")
+    assert companies.get(company.company_id) == company
+    assert companies.set_plan(company.company_id, "pro").plan == "pro"
+    with pytest.raises(NotFound):
+        companies.set_plan(999, "pro")
+    second = companies.create("Beta", "trial")
+    assert second.company_id == company.company_id + 1
+    assert [c.company_id for c in companies.list_all()] == [company.company_id,
+                                                              second.company_id]
+
+
+def headers(user: str, key: str) -> dict[str, str]:
+    return {auth.USER_HEADER: user, auth.KEY_HEADER: key,
+            auth.EXTERNAL_APPLICATION_HEADER: "tests;dev@example.com"}
+
+
+def test_keys_authenticate_until_revoked_and_are_stored_hashed() -> None:
+    created = admin.create_company("Acme", "pro", "Owner@Acme.example")
+    assert created["api_user"] == "owner@acme.example"
+    caller = auth.authenticate(headers("owner@acme.example", created["api_key"]))
+    assert caller.company.company_id == created["company_id"]
+
+    second = auth.issue_key(created["company_id"], "owner@acme.example")
+    assert auth.authenticate(headers("OWNER@acme.example", second.api_key)).company.plan == "pro"
+    listed = auth.list_keys("owner@acme.example")
+    assert {k["key_id"] for k in listed} == {created["key_id"], second.key_id}
+    assert all("key_hash" not in k and "api_key" not in k for k in listed)
+    stored = auth._keys_of("owner@acme.example")
+    assert all(created["api_key"] not in str(item) for item in stored)
+
+    auth.revoke_key("owner@acme.example", created["key_id"])
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(headers("owner@acme.example", created["api_key"]))
+    assert auth.authenticate(headers("owner@acme.example", second.api_key))
+    with pytest.raises(NotFound):
+        auth.revoke_key("owner@acme.example", created["key_id"])
+
+
+def test_a_key_only_opens_its_own_user() -> None:
+    a = admin.create_company("A", "pro", "a@a.example")
+    admin.create_company("B", "pro", "b@b.example")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(headers("b@b.example", a["api_key"]))
+
+
+def test_an_email_belongs_to_one_company() -> None:
+    a = admin.create_company("A", "pro", "shared@example.com")
+    b = admin.create_company("B", "pro", "other@example.com")
+    with pytest.raises(Conflict):
+        auth.issue_key(b["company_id"], "shared@example.com")
+    assert auth.issue_key(a["company_id"], "shared@example.com").company_id == a["company_id"]
