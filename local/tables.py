@@ -35,7 +35,7 @@ def table_definitions(table_prefix: str) -> list[tuple[dict[str, Any], dict[str,
     template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     definitions = []
     for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::DynamoDB::Table":
+        if resource.get("Type") != "AWS::DynamoDB::Table":  # other entries merge into Chalice's
             continue
         props = _resolve(resource["Properties"], {"TablePrefix": table_prefix})
         kwargs = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema",
