@@ -23,6 +23,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthenticated, U
 EXTERNAL_APPLICATION_HEADER = "X-Clockodo-External-Application"
 USER_HEADER = "X-ClockodoApiUser"
 KEY_HEADER = "X-ClockodoApiKey"
+MAX_USER_LENGTH = 254
 
 # Hashed even when nobody matches, so that an unknown user costs what a known one does.
 _NO_MATCH = hashlib.sha256(b"no api key").hexdigest()
@@ -87,6 +88,8 @@ def authenticate(headers: Mapping[str, str]) -> Caller:
             path="Authorization",
         )
     api_user, api_key = found
+    if len(api_user) > MAX_USER_LENGTH:  # longer than any e-mail, and than a DynamoDB key
+        raise Unauthenticated("wrong API user or API key", path="Authorization")
     offered = hash_key(api_key)
     company_id = None
     for item in _keys_of(api_user) or [{"key_hash": _NO_MATCH, "company_id": 0}]:
@@ -110,7 +113,8 @@ def _keys_of(api_user: str) -> list[dict[str, Any]]:
 def issue_key(company_id: int, api_user: str) -> IssuedKey:
     """Create a new API key for ``api_user`` (an e-mail) of the company."""
     api_user = normalize_user(api_user)
-    if "@" not in api_user or len(api_user) > 254 or any(c.isspace() for c in api_user):
+    if "@" not in api_user or len(api_user) > MAX_USER_LENGTH or \
+            any(c.isspace() for c in api_user):
         raise Unprocessable(f"{api_user!r} is not an e-mail address", path="email")
     if companies.get(company_id) is None:
         raise NotFound(f"no company {company_id}")

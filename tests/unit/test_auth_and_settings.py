@@ -72,3 +72,16 @@ def test_settings_parse_networks_and_flags() -> None:
 def test_bad_settings_fail_loudly(env: dict[str, str]) -> None:
     with pytest.raises(settings.SettingError):
         settings.from_environ(env)
+
+
+def test_overlong_users_are_refused_before_any_lookup(monkeypatch) -> None:
+    # DynamoDB refuses partition keys over 2048 bytes (moto does not): such a user must
+    # never reach the query, or it would be a 500 in AWS.
+    def no_lookup(api_user: str) -> list:
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(auth, "_keys_of", no_lookup)
+    headers = {auth.USER_HEADER: "a" * 3000 + "@example.com", auth.KEY_HEADER: "k",
+               auth.EXTERNAL_APPLICATION_HEADER: "tests;dev@example.com"}
+    with pytest.raises(auth.Unauthenticated):
+        auth.authenticate(headers)

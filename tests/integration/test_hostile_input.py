@@ -1,0 +1,83 @@
+"""No input a user can send produces a 500: generated bodies, headers and paths."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import APPLICATION, Tenant, make_tenant
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=300),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=20), children, max_size=4),
+    max_leaves=12,
+)
+FIELDS = st.fixed_dictionaries({}, optional={
+    "event_name": st.sampled_from(["customer.created", "project.budget_notification",
+                                   "nope", ""]) | JSON,
+    "url": st.sampled_from(["http://127.0.0.1:9/x", "https://example.com/", "http://[::1]/",
+                            "http://0/", "http://127.0.0.1:99999/"]) | st.text(max_size=60)
+    | JSON,
+    "token": st.text(min_size=0, max_size=300) | JSON,
+    "secret": st.text(max_size=120) | JSON,
+})
+BODIES = FIELDS.map(json.dumps) | JSON.map(json.dumps) | st.binary(max_size=300)
+PATHS = st.sampled_from(["/v2/webhooks", "/v2/webhooks/{id}", "/v2/webhooks/{id}/validate",
+                         "/v2/webhooks/{id}/verify"])
+IDS = st.sampled_from(["1", "2", "0", "-1", "abc", "1.0", "%00", "9" * 30, "１"])
+SLOW = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def assert_clean(response: Any) -> None:
+    assert response.status_code < 500, response.body
+    if response.status_code >= 400:
+        body = json.loads(response.body)
+        assert set(body) == {"errors"}
+        assert all(set(e) == {"type", "message", "path", "details"} for e in body["errors"])
+
+
+@SLOW
+@given(method=st.sampled_from(["POST", "PUT", "GET", "DELETE"]), path=PATHS, webhook_id=IDS,
+       body=BODIES)
+def test_generated_requests_never_500(client, method: str, path: str, webhook_id: str,
+                                      body: Any) -> None:
+    tenant = _tenant(client)
+    route = path.replace("{id}", webhook_id)
+    if method in ("PUT", "DELETE") and "{id}" not in path:
+        method = "GET"
+    if method == "POST" and path == "/v2/webhooks/{id}":
+        method = "PUT"
+    assert_clean(tenant.call(method, route, body))
+
+
+@SLOW
+@given(user=st.text(max_size=3000), key=st.text(max_size=300),
+       basic=st.binary(max_size=300), app=st.text(max_size=50))
+def test_generated_credentials_never_500(client, user: str, key: str, basic: bytes,
+                                         app: str) -> None:
+    import base64
+
+    tenant = _tenant(client)
+    headers = {"X-Clockodo-External-Application": app or APPLICATION,
+               "Authorization": "Basic " + base64.b64encode(basic).decode()}
+    if user.isprintable() and key.isprintable():
+        headers.update({"X-ClockodoApiUser": user, "X-ClockodoApiKey": key})
+    response = tenant.call("GET", "/v2/webhooks", headers=headers)
+    assert response.status_code in (400, 401)
+    assert_clean(response)
+
+
+_tenants: dict[int, Tenant] = {}
+
+
+def _tenant(client) -> Tenant:
+    """One company per test (hypothesis re-runs the body; moto lives for the test)."""
+    if id(client) not in _tenants:
+        _tenants.clear()
+        _tenants[id(client)] = make_tenant(client)
+    return _tenants[id(client)]
