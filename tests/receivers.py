@@ -27,12 +27,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook endpoint: records every request and answers with ``status`` (after
-    ``delay`` seconds, with ``headers``)."""
+    """A webhook endpoint: records every request and answers ``status`` and ``body``
+    (after ``delay`` seconds, with ``headers``)."""
 
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
     requests: list[Received] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
@@ -59,9 +60,9 @@ class Receiver:
                 self.send_response(receiver.status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.body)
 
             def log_message(self, *args: Any) -> None:
                 pass
