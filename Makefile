@@ -24,6 +24,7 @@ test: $(STAMP) lint package
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## package: the CloudFormation/SAM template and deployment zip for the prod stage
 package: $(STAMP)

@@ -5,7 +5,7 @@ request passes ``api.middleware`` first: it authenticates the caller and maps er
 """
 from __future__ import annotations
 
-from chalice import Chalice, Response
+from chalice.app import Chalice, Response
 
 from chalicelib import api, openapi, settings, validation, webhooks_api
 from chalicelib.inputs import path_id

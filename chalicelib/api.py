@@ -11,8 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 
 from chalicelib import auth, errors
 from chalicelib.auth import Caller
@@ -25,7 +24,7 @@ _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 #: Routes anyone may read without credentials.
 PUBLIC_PATHS = frozenset({"/v2/openapi.json"})
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 
 
 def request() -> Request:

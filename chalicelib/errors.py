@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import ChaliceUnhandledError
+from chalice.app import ChaliceUnhandledError
 
 
 # Chalice turns every exception raised in a view into a bare 500, except subclasses of

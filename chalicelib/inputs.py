@@ -14,9 +14,10 @@ from chalicelib.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessab
 MAX_ID = 2**53 - 1  # ids are JSON-safe integers
 
 
-def json_object(raw: bytes | None, *, max_bytes: int, allowed: Collection[str]) -> dict[str, Any]:
+def json_object(raw: bytes | str | None, *, max_bytes: int,
+                allowed: Collection[str]) -> dict[str, Any]:
     """The request body as a JSON object with no fields beside ``allowed``."""
-    raw = raw or b""
+    raw = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes", path="body",
                               details={"max_bytes": max_bytes})

@@ -12,4 +12,5 @@ PATH = Path(__file__).with_name("openapi.json")
 @cache
 def document() -> dict[str, Any]:
     """The parsed document (read once per container)."""
-    return json.loads(PATH.read_text(encoding="utf-8"))
+    parsed: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
+    return parsed

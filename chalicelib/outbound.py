@@ -47,7 +47,8 @@ def _describe(exc: BaseException) -> str:
     # urllib3's NewConnectionError subclasses ConnectTimeoutError: name the OS error first.
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, OSError) and cause.errno in errno.errorcode:
+        if isinstance(cause, OSError) and cause.errno is not None \
+                and cause.errno in errno.errorcode:
             return f"connection failed: {os.strerror(cause.errno).lower()}"
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, e.ConnectTimeoutError):

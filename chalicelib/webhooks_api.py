@@ -67,7 +67,7 @@ def _limit_error(caller: Caller, event_name: str) -> Callable[[], Exception]:
     return lambda: plans.limit_reached(catalogue.type_of(event_name), plan, limit)
 
 
-def create(caller: Caller, raw_body: bytes | None) -> dict[str, Any]:
+def create(caller: Caller, raw_body: bytes | str | None) -> dict[str, Any]:
     """Create a webhook in ``pending_validation``."""
     config = settings.get()
     body = inputs.json_object(raw_body, max_bytes=config.max_body_bytes, allowed=FIELDS)
@@ -83,7 +83,7 @@ def create(caller: Caller, raw_body: bytes | None) -> dict[str, Any]:
     return webhook.to_json()
 
 
-def edit(caller: Caller, webhook_id: int, raw_body: bytes | None) -> dict[str, Any]:
+def edit(caller: Caller, webhook_id: int, raw_body: bytes | str | None) -> dict[str, Any]:
     """Change a webhook's event, URL or token; a new URL needs a new validation."""
     config = settings.get()
     body = inputs.json_object(raw_body, max_bytes=config.max_body_bytes, allowed=FIELDS)
@@ -111,7 +111,7 @@ def delete(caller: Caller, webhook_id: int) -> None:
     subscriptions.delete(find(caller, webhook_id))
 
 
-def secret_from(raw_body: bytes | None) -> str:
+def secret_from(raw_body: bytes | str | None) -> str:
     """The secret of a verify request: ``{"secret": "<uuid>"}``."""
     body = inputs.json_object(raw_body, max_bytes=settings.get().max_body_bytes,
                               allowed=("secret",))

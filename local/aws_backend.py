@@ -41,6 +41,7 @@ class MotoBackend:
     """moto's server on ``host:port`` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
                                                    request_handler=MotoRequestHandler)
@@ -49,8 +50,7 @@ class MotoBackend:
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_address[1]}"
 
     def start(self) -> MotoBackend:
         self._thread.start()
