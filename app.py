@@ -5,10 +5,24 @@ request passes ``api.middleware`` first: it authenticates the caller and maps er
 """
 from __future__ import annotations
 
-from chalice.app import Chalice, Response
+from typing import Any
 
-from chalicelib import api, openapi, settings, validation, webhooks_api
+from chalice.app import Chalice, DynamoDBEvent, Response, SQSEvent
+
+from chalicelib import (
+    api,
+    deliveries_api,
+    delivery,
+    fanout,
+    openapi,
+    resources,
+    resources_api,
+    settings,
+    validation,
+    webhooks_api,
+)
 from chalicelib.inputs import path_id
+from chalicelib.resources import ResourceType
 
 app = Chalice(app_name="clockodo-webhooks")
 app.register_middleware(api.middleware, "http")
@@ -70,3 +84,80 @@ def verify_webhook(webhook_id: str) -> Response:
     secret = webhooks_api.secret_from(api.request().raw_body)
     return api.ok(validation.verify(webhook, secret, settings.get()).to_json())
 
+
+
+@app.route("/v2/webhooks/{webhook_id}/secret", methods=["GET"])
+def get_signing_secret(webhook_id: str) -> Response:
+    return api.ok(deliveries_api.secret(api.caller(), path_id(webhook_id)))
+
+
+@app.route("/v2/webhooks/{webhook_id}/deliveries", methods=["GET"])
+def list_deliveries(webhook_id: str) -> Response:
+    return api.body(deliveries_api.list_page(api.caller(), path_id(webhook_id),
+                                             api.request().query_params))
+
+
+@app.route("/v2/webhooks/{webhook_id}/deliveries/{delivery_id}", methods=["GET"])
+def get_delivery(webhook_id: str, delivery_id: str) -> Response:
+    return api.ok(deliveries_api.get(api.caller(), path_id(webhook_id), delivery_id))
+
+
+@app.route("/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", methods=["POST"])
+def redeliver(webhook_id: str, delivery_id: str) -> Response:
+    return api.ok(deliveries_api.redeliver(api.caller(), path_id(webhook_id), delivery_id),
+                  status=202)
+
+
+# --- event handlers ----------------------------------------------------------------------
+
+@app.on_dynamodb_record(stream_arn=settings.get().resources_stream_arn, batch_size=100,
+                        starting_position="TRIM_HORIZON")
+def fan_out_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """Changed resources → one queued delivery per subscribed active webhook."""
+    return fanout.fan_out([record.to_dict() for record in event])
+
+
+@app.on_sqs_message(queue=settings.get().delivery_queue_name, batch_size=10)
+def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
+    """Queued deliveries → signed HTTP POSTs, sent concurrently, logged."""
+    return delivery.deliver([record.to_dict() for record in event])
+
+
+# --- the Clockodo resource API -------------------------------------------------------------
+
+def _resource_routes(resource: ResourceType) -> None:
+    """Clockodo's five routes of one resource type (and complete, where it has one)."""
+    item = resource.path + "/{resource_id}"
+
+    @app.route(resource.path, methods=["GET"], name=f"list_{resource.name}")
+    def list_resources() -> Response:
+        return api.body(resources_api.list_page(api.caller(), resource,
+                                                api.request().query_params))
+
+    @app.route(resource.path, methods=["POST"], name=f"create_{resource.name}")
+    def create_resource() -> Response:
+        return api.body(resources_api.create(api.caller(), resource, api.request().raw_body))
+
+    @app.route(item, methods=["GET"], name=f"get_{resource.name}")
+    def get_resource(resource_id: str) -> Response:
+        return api.body(resources_api.get(api.caller(), resource, path_id(resource_id)))
+
+    @app.route(item, methods=["PUT"], name=f"edit_{resource.name}")
+    def edit_resource(resource_id: str) -> Response:
+        return api.body(resources_api.edit(api.caller(), resource, path_id(resource_id),
+                                           api.request().raw_body))
+
+    @app.route(item, methods=["DELETE"], name=f"delete_{resource.name}")
+    def delete_resource(resource_id: str) -> Response:
+        return api.body(resources_api.delete(api.caller(), resource, path_id(resource_id)))
+
+    if resource.completable:
+        @app.route(item + "/complete", methods=["PUT"], name=f"complete_{resource.name}")
+        def complete_resource(resource_id: str) -> Response:
+            return api.body(resources_api.complete(api.caller(), resource,
+                                                   path_id(resource_id),
+                                                   api.request().raw_body))
+
+
+for _resource in resources.TYPES:
+    _resource_routes(_resource)

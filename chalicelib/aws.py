@@ -11,17 +11,17 @@ from typing import Any
 
 from chalicelib import settings
 
-_lock = threading.Lock()
+client_lock = threading.Lock()
 
 
 @cache
-def _session() -> Any:
+def session() -> Any:
     import boto3  # deferred: keeps `import app` light for handlers that never touch AWS
 
     return boto3.session.Session()
 
 
-def _config() -> Any:
+def client_config() -> Any:
     from botocore.config import Config
 
     # moto does not know the account-based DynamoDB endpoints that current botocore
@@ -29,6 +29,7 @@ def _config() -> Any:
     return Config(
         account_id_endpoint_mode="disabled",
         retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=20,
         connect_timeout=3,
         read_timeout=10,
     )
@@ -37,8 +38,21 @@ def _config() -> Any:
 @cache
 def dynamodb() -> Any:
     """The low-level DynamoDB client."""
-    with _lock:  # boto3 session creation is not thread-safe; the local server is threaded
-        return _session().client("dynamodb", config=_config())
+    with client_lock:  # creating clients is not thread-safe; the local server is threaded
+        return session().client("dynamodb", config=client_config())
+
+
+@cache
+def sqs() -> Any:
+    """The SQS client."""
+    with client_lock:
+        return session().client("sqs", config=client_config())
+
+
+@cache
+def queue_url(name: str) -> str:
+    """A queue's URL, looked up once per container."""
+    return str(sqs().get_queue_url(QueueName=name)["QueueUrl"])
 
 
 def table_name(name: str) -> str:
@@ -48,9 +62,11 @@ def table_name(name: str) -> str:
 
 def reset() -> None:
     """Forget cached clients and settings (tests that switch backends call this)."""
-    _session.cache_clear()
+    session.cache_clear()
     dynamodb.cache_clear()
     settings.get.cache_clear()
+    sqs.cache_clear()
+    queue_url.cache_clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +74,20 @@ def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeSerializer
 
     serializer = TypeSerializer()
-    return {k: serializer.serialize(v) for k, v in values.items()}
+    return {k: serializer.serialize(_storable(v)) for k, v in values.items()}
+
+
+def _storable(value: Any) -> Any:
+    """DynamoDB numbers are decimals: floats go in through their shortest repr."""
+    from decimal import Decimal
+
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    return value
 
 
 def from_attributes(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,16 @@
-"""The one registry of webhook types and their events.
+"""The event catalogue: every event name, read off the resource registry.
 
-The API's event catalogue, the plan limits, request validation and (later) the fan-out
-all read this table. Adding a resource type is one ``WebhookType`` entry.
+An event name is ``<type>.<action>``; a type's actions are created, updated, deleted, its
+transitions (``absence.approved``, ...) and events raised elsewhere
+(``project.budget_notification``). See ``resources.TYPES``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
+
+from chalicelib.resources import TYPES, ResourceType
+
+__all__ = ["BUDGET_NOTIFICATION", "TYPES", "event_labels", "event_names", "type_of"]
 
 #: English and German labels of the actions that event names end in.
 ACTION_LABELS: dict[str, tuple[str, str]] = {
@@ -20,53 +24,14 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "stopped": ("stopped", "gestoppt"),
 }
 
-CRUD = ("created", "updated", "deleted")
-
-
-@dataclass(frozen=True)
-class WebhookType:
-    """A type of resource that webhooks subscribe to; its name is the event prefix."""
-
-    name: str
-    label_en: str
-    label_de: str
-    actions: tuple[str, ...] = CRUD
-
-    @property
-    def event_names(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}.{action}" for action in self.actions)
-
-
-#: The 14 types of Clockodo's webhooks, in the order of its product page.
-TYPES: tuple[WebhookType, ...] = (
-    WebhookType("user", "User", "Nutzer"),
-    WebhookType("absence", "Absence", "Abwesenheiten", (*CRUD, "approved")),
-    WebhookType("customer", "Customer", "Kunde"),
-    WebhookType("project", "Project", "Projekt", (*CRUD, "completed", "budget_notification")),
-    WebhookType("subproject", "Subproject", "Unterprojekt"),
-    WebhookType("service", "Service", "Leistung"),
-    WebhookType("lump_sum_service", "Lump-sum service", "Pauschalleistung"),
-    WebhookType("team", "Team", "Team"),
-    WebhookType("holidays_quota", "Holiday quota", "Urlaubskontingent"),
-    WebhookType("holidays_carry", "Holiday carryover", "Urlaubsübertrag"),
-    WebhookType("overtime_carry", "Overtime carryover", "Überstundenübertrag"),
-    WebhookType("nonbusiness_group", "Non-business day group", "Feiertagsgruppe"),
-    WebhookType(
-        "work_time_change_request",
-        "Work time change request",
-        "Arbeitszeitanpassungen und Anträge",
-    ),
-    WebhookType("entry", "Time entry", "Zeiteintrag", (*CRUD, "started", "stopped")),
-)
-
-#: Events that only some plans may subscribe to (see settings.budget_notification_plans).
+#: Offered only on some plans (see settings.budget_notification_plans).
 BUDGET_NOTIFICATION = "project.budget_notification"
 
 
 @cache
 def event_names() -> frozenset[str]:
     """All event names the service knows."""
-    return frozenset(name for t in TYPES for name in t.event_names)
+    return frozenset(f"{t.name}.{action}" for t in TYPES for action in t.actions)
 
 
 def type_of(event_name: str) -> str:
@@ -74,7 +39,7 @@ def type_of(event_name: str) -> str:
     return event_name.partition(".")[0]
 
 
-def event_labels(webhook_type: WebhookType, action: str) -> tuple[str, str]:
+def event_labels(resource: ResourceType, action: str) -> tuple[str, str]:
     """English and German labels of one event, e.g. ("Customer created", "Kunde erstellt")."""
     en, de = ACTION_LABELS[action]
-    return f"{webhook_type.label_en} {en}", f"{webhook_type.label_de} {de}"
+    return f"{resource.label_en} {en}", f"{resource.label_de} {de}"

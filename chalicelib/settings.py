@@ -18,6 +18,13 @@ DEFAULT_BUDGET_NOTIFICATION_PLANS = "trial,enterprise"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: Chalice needs a stream ARN when app.py is imported; the deployment template wires the
+#: real stream of the resources table to the function, and the local stack sets the real
+#: ARN of its moto stream.
+PLACEHOLDER_STREAM_ARN = (
+    "arn:aws:dynamodb:eu-central-1:000000000000:table/resources/stream/set-by-the-template"
+)
+
 
 class SettingError(ValueError):
     """A setting has a value the service cannot run with."""
@@ -37,6 +44,13 @@ class Settings:
     validation_max_attempts: int = 5
     validation_timeout_seconds: float = 5.0
     max_body_bytes: int = 64 * 1024
+    delivery_queue_name: str = "clockodo-webhooks-dev-deliveries"
+    resources_stream_arn: str = PLACEHOLDER_STREAM_ARN
+    delivery_connect_timeout_seconds: float = 5.0
+    delivery_timeout_seconds: float = 15.0
+    delivery_concurrency: int = 10
+    delivery_log_retention_days: int = 30
+    max_attempts: int = 8
 
     def table(self, name: str) -> str:
         """The DynamoDB table name of one of the service's tables."""
@@ -120,6 +134,22 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         max_body_bytes=int(
             _number(env.get("WEBHOOKS_MAX_BODY_BYTES", "65536"), "WEBHOOKS_MAX_BODY_BYTES", int)
         ),
+        delivery_queue_name=env.get("WEBHOOKS_DELIVERY_QUEUE",
+                                    f"clockodo-webhooks-{stage}-deliveries"),
+        resources_stream_arn=env.get("WEBHOOKS_RESOURCES_STREAM_ARN", PLACEHOLDER_STREAM_ARN),
+        delivery_connect_timeout_seconds=_number(
+            env.get("WEBHOOKS_DELIVERY_CONNECT_TIMEOUT_SECONDS", "5"),
+            "WEBHOOKS_DELIVERY_CONNECT_TIMEOUT_SECONDS", float),
+        delivery_timeout_seconds=_number(
+            env.get("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "15"),
+            "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", float),
+        delivery_concurrency=int(_number(env.get("WEBHOOKS_DELIVERY_CONCURRENCY", "10"),
+                                         "WEBHOOKS_DELIVERY_CONCURRENCY", int)),
+        delivery_log_retention_days=int(
+            _number(env.get("WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", "30"),
+                    "WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", int)),
+        max_attempts=int(_number(env.get("WEBHOOKS_MAX_ATTEMPTS", "8"),
+                                 "WEBHOOKS_MAX_ATTEMPTS", int)),
     )
 
 

@@ -19,10 +19,10 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib import aws, catalogue, clock
+from chalicelib import aws, catalogue, clock, signing
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
 
 TABLE = "webhooks"
@@ -62,6 +62,7 @@ class Webhook:
     status: str
     created_at: str
     updated_at: str
+    signing_secret: str = field(default="", repr=False)  # whsec_…, never in to_json()
     validated_at: str | None = None
     validation: PendingValidation | None = None
     version: int = 1
@@ -112,6 +113,7 @@ def _item(webhook: Webhook) -> dict[str, Any]:
         "created_at": webhook.created_at,
         "updated_at": webhook.updated_at,
         "version": webhook.version,
+        "signing_secret": webhook.signing_secret,
     }
     if webhook.validated_at:
         values["validated_at"] = webhook.validated_at
@@ -142,6 +144,7 @@ def _webhook(item: dict[str, Any]) -> Webhook:
         validated_at=values.get("validated_at"),
         validation=PendingValidation(**pending) if pending else None,
         version=values["version"],
+        signing_secret=values["signing_secret"],
     )
 
 
@@ -269,7 +272,7 @@ def create(company_id: int, event_name: str, url: str, token: str, *, limit: int
         raise on_limit()
     now = clock.now_iso()
     webhook = Webhook(company_id, aws.next_id("webhook"), event_name, url, token, PENDING,
-                      now, now)
+                      now, now, signing_secret=signing.new_secret())
     try:
         _transact([
             _quota_update(company_id, webhook.webhook_type, +1, limit),
@@ -354,3 +357,24 @@ def delete(current: Webhook) -> None:
         ])
     except _Cancelled:
         raise _changed_meanwhile() from None
+
+
+def get_many(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Webhook]:
+    """Several webhooks by ``(company_id, webhook_id)`` in one BatchGetItem per 100;
+    missing ones are absent from the result."""
+    client = aws.dynamodb()
+    table = aws.table_name(TABLE)
+    ordered = sorted(keys)
+    found: dict[tuple[int, int], Webhook] = {}
+    for start in range(0, len(ordered), 100):
+        request: dict[str, Any] = {table: {
+            "Keys": [_key(c, _sk(w)) for c, w in ordered[start:start + 100]],
+            "ConsistentRead": True,
+        }}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                webhook = _webhook(item)
+                found[(webhook.company_id, webhook.webhook_id)] = webhook
+            request = response.get("UnprocessedKeys") or {}
+    return found

@@ -56,6 +56,8 @@ class LocalStack:
         self._moto: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
+        self._pollers: list[Any] = []
+        self._failure_queue = ""
 
     def start(self) -> dict[str, Any]:
         from chalicelib import admin
@@ -69,12 +71,18 @@ class LocalStack:
         admin.use_local_stack(self._moto.endpoint)
 
         from chalicelib import aws, settings
-        from local.tables import create_tables
+        from local.infra import create_all
 
-        create_tables(aws.dynamodb(), settings.get().table_prefix)
+        infra = create_all(aws.dynamodb(), aws.sqs(), settings.get().table_prefix)
+        # Lambda knows its stream from the event source mapping; Chalice wants the ARN when
+        # app.py is imported, so it goes into the environment before that import.
+        os.environ["WEBHOOKS_RESOURCES_STREAM_ARN"] = infra.resources_stream_arn
+        settings.get.cache_clear()
+        self._failure_queue = infra.queues["FanOutFailureQueue"]
         demo = admin.create_company("Demo GmbH", "enterprise", DEMO_EMAIL)
 
         api_url = self._serve_api()
+        self._start_event_sources()
         return {
             "api": api_url,
             "aws_endpoint": self._moto.endpoint,
@@ -106,6 +114,20 @@ class LocalStack:
         _wait_until_serving(f"{api_url}/v2/openapi.json", time.monotonic() + 30)
         return api_url
 
+    def _start_event_sources(self) -> None:
+        import app as app_module
+        from chalicelib import admin, aws
+        from local import event_sources
+
+        def on_stream_failure(details: dict[str, Any]) -> None:
+            aws.sqs().send_message(QueueUrl=self._failure_queue,
+                                   MessageBody=json.dumps(details))
+
+        self._pollers = event_sources.for_app(
+            app_module.app, app_module, streams=aws.session().client(
+                "dynamodbstreams", config=aws.client_config()),
+            sqs=aws.sqs(), region=admin.LOCAL_REGION, on_stream_failure=on_stream_failure)
+
     def wait(self) -> None:
         self._stopped.wait()
 
@@ -113,6 +135,8 @@ class LocalStack:
         self._stopped.set()
 
     def shutdown(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
         if self._api is not None:
             self._api.shutdown()
         if self._moto is not None:

@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 
 from local.aws_backend import MotoBackend
-from local.tables import create_tables
+from local.infra import create_tables
 
 
 def test_concurrent_transactions_lose_no_writes() -> None:

@@ -12,7 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import admin, aws
-from local.tables import create_tables
+from local.infra import create_tables
 from tests.conftest import ROOT
 
 APPLICATION = "integration-tests;dev@example.com"

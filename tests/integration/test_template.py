@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.tables import table_definitions
+from local.infra import table_definitions
 from tests.conftest import ROOT
 
 

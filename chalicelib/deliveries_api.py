@@ -1,0 +1,56 @@
+"""The delivery log API ("Protokoll einsehen") and redelivery, private to the webhook's
+company: every function first finds the webhook in the caller's company (404 otherwise)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from chalicelib import delivery_log, inputs, queue, subscriptions, webhooks_api
+from chalicelib.auth import Caller
+from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
+
+DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+LIST_PARAMS = ("page", "items_per_page", "filter[status]")
+
+
+def _delivery_id(value: str) -> str:
+    if not DELIVERY_ID.match(value):
+        raise NotFound(f"no delivery {value[:40]!r}", path="delivery_id")
+    return value
+
+
+def list_page(caller: Caller, webhook_id: int, query: Mapping[str, str] | None) -> dict[str, Any]:
+    """The webhook's deliveries, newest first."""
+    webhook = webhooks_api.find(caller, webhook_id)
+    params = inputs.query(query, LIST_PARAMS)
+    page = inputs.positive_int(params, "page", 1, 10**6)
+    per_page = inputs.positive_int(params, "items_per_page", 50, 500)
+    status = None
+    if "filter[status]" in params:
+        status = inputs.choice(params["filter[status]"], "filter[status]",
+                               delivery_log.STATUSES)
+    return inputs.paginate(delivery_log.list_for(webhook.webhook_id, status), page, per_page)
+
+
+def get(caller: Caller, webhook_id: int, delivery_id: str) -> dict[str, Any]:
+    """One delivery with its attempts."""
+    webhook = webhooks_api.find(caller, webhook_id)
+    return delivery_log.get(webhook.webhook_id, _delivery_id(delivery_id))
+
+
+def redeliver(caller: Caller, webhook_id: int, delivery_id: str) -> dict[str, Any]:
+    """Queue the delivery again, with the same ``webhook-id``."""
+    webhook = webhooks_api.find(caller, webhook_id)
+    delivery = delivery_log.get(webhook.webhook_id, _delivery_id(delivery_id))
+    if webhook.status != subscriptions.ACTIVE:
+        raise Conflict(f"the webhook is {webhook.status}; only active webhooks are sent to",
+                       type="WebhookNotActive")
+    if queue.send([delivery_log.message_of(webhook.webhook_id, delivery,
+                                           caller.company.company_id)]):
+        raise ServiceUnavailable("the redelivery could not be queued; try again")
+    return delivery
+
+
+def secret(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    """The webhook's signing secret (``whsec_…``)."""
+    return {"secret": webhooks_api.find(caller, webhook_id).signing_secret}

@@ -1,0 +1,83 @@
+"""The fan-out: changed resources become one queued delivery per subscribed webhook.
+
+Runs on batches of DynamoDB stream records. For each (company, event) in the batch it asks
+the sparse index once for the active webhooks, and puts one message per (change, webhook)
+on the delivery queue, ten per call. It never calls a receiver.
+
+Delivery ids are derived from the stream record and the webhook, so a retried batch puts
+the same ids on the queue again and the delivery worker sends each one once. A record
+whose deliveries could not be queued is reported back (``batchItemFailures``): Lambda then
+retries the stream from that record on.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from typing import Any
+
+from chalicelib import events, queue, subscriptions
+from chalicelib.events import Change
+
+log = logging.getLogger("webhooks.fanout")
+
+
+def delivery_id(change: Change, webhook_id: int) -> str:
+    """``msg_`` + 12 hex digits of the change's time (so ids sort by time) + 20 of a hash
+    of the stream record, the event and the webhook (so a retry yields the same id)."""
+    digest = hashlib.sha256(
+        f"{change.record_id}|{change.event_name}|{webhook_id}".encode()).hexdigest()
+    return f"msg_{change.occurred_ms:012x}{digest[:20]}"
+
+
+def message(change: Change, webhook_id: int) -> dict[str, Any]:
+    """The queue message of one delivery: everything but what is read at send time
+    (token, URL, status and secret, which the webhook may have changed meanwhile)."""
+    return {
+        "delivery_id": delivery_id(change, webhook_id),
+        "company_id": change.company_id,
+        "webhook_id": webhook_id,
+        "event_name": change.event_name,
+        "resource_type": change.resource_type,
+        "resource_id": change.resource_id,
+        "occurred_at": change.occurred_at,
+        "trigger": "automatic",
+    }
+
+
+def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Queue the deliveries of a batch of stream records; report the records that failed."""
+    failed: set[str] = set()
+    changes: list[Change] = []
+    for record in records:
+        try:
+            changes += events.derive(record)
+        except Exception:  # a record we cannot read must not block the shard forever
+            log.exception("cannot derive events from stream record %s", record.get("eventID"))
+    by_target: dict[tuple[int, str], list[Change]] = defaultdict(list)
+    for change in changes:
+        by_target[(change.company_id, change.event_name)].append(change)
+
+    outgoing: list[tuple[Change, dict[str, Any]]] = []
+    for (company_id, event_name), group in by_target.items():
+        try:
+            webhooks = subscriptions.active_for_event(company_id, event_name)
+        except Exception:
+            log.exception("cannot look up webhooks for %s of company %s", event_name, company_id)
+            failed.update(c.sequence_number for c in group)
+            continue
+        outgoing += [(change, message(change, w.webhook_id))
+                     for change in group for w in webhooks]
+
+    for index in queue.send([m for _, m in outgoing]):
+        failed.add(outgoing[index][0].sequence_number)
+    if outgoing:
+        log.info("queued %d deliveries for %d changes", len(outgoing) - len(failed),
+                 len(changes))
+    return {"batchItemFailures": [{"itemIdentifier": sequence}
+                                  for sequence in _in_stream_order(records, failed)]}
+
+
+def _in_stream_order(records: list[dict[str, Any]], failed: set[str]) -> list[str]:
+    return [r["dynamodb"]["SequenceNumber"] for r in records
+            if r["dynamodb"]["SequenceNumber"] in failed]

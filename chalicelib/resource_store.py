@@ -1,0 +1,128 @@
+"""The ``resources`` table: every Clockodo resource of every company.
+
+Items are keyed ``(company_id, "<type>#<id>")`` and keep the resource's fields in ``data``;
+the table's stream (new and old images) is where changes become events. ``changed_at`` and
+``version`` are bookkeeping, not business fields: a write that changes only them raises no
+event.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import aws, clock
+from chalicelib.errors import Conflict, NotFound, Unprocessable
+from chalicelib.resources import ResourceType
+
+TABLE = "resources"
+
+
+def sort_key(type_name: str, resource_id: int) -> str:
+    return f"{type_name}#{resource_id:015d}"
+
+
+def _key(company_id: int, type_name: str, resource_id: int) -> dict[str, Any]:
+    return {"company_id": {"N": str(company_id)},
+            "sk": {"S": sort_key(type_name, resource_id)}}
+
+
+def item_json(resource_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A resource as the API shows it: its id, then its fields."""
+    return {"id": resource_id, **data}
+
+
+def _decode(item: dict[str, Any]) -> tuple[int, dict[str, Any], int]:
+    values = aws.from_attributes(item)
+    return values["id"], values["data"], values["version"]
+
+
+def get(company_id: int, resource: ResourceType, resource_id: int) -> tuple[dict[str, Any], int]:
+    """A resource's fields and version, or ``NotFound``."""
+    response = aws.dynamodb().get_item(TableName=aws.table_name(TABLE),
+                                       Key=_key(company_id, resource.name, resource_id),
+                                       ConsistentRead=True)
+    if "Item" not in response:
+        raise NotFound(f"no {resource.name} {resource_id}", path="id")
+    _, data, version = _decode(response["Item"])
+    return data, version
+
+
+def list_all(company_id: int, resource: ResourceType) -> list[dict[str, Any]]:
+    """All resources of one type of the company, by id."""
+    pages = aws.dynamodb().get_paginator("query").paginate(
+        TableName=aws.table_name(TABLE),
+        KeyConditionExpression="company_id = :c AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":c": {"N": str(company_id)},
+                                   ":prefix": {"S": f"{resource.name}#"}},
+        ConsistentRead=True,
+    )
+    result = []
+    for page in pages:
+        for item in page.get("Items", []):
+            resource_id, data, _ = _decode(item)
+            result.append(item_json(resource_id, data))
+    return result
+
+
+def _put(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],
+         version: int, condition: str, values: dict[str, Any] | None = None) -> None:
+    item = aws.to_attributes({"company_id": company_id, "sk": sort_key(resource.name, resource_id),
+                              "type": resource.name, "id": resource_id, "data": data,
+                              "version": version, "changed_at": clock.now_iso()})
+    kwargs: dict[str, Any] = {"TableName": aws.table_name(TABLE), "Item": item,
+                              "ConditionExpression": condition}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    aws.dynamodb().put_item(**kwargs)
+
+
+def create(company_id: int, resource: ResourceType, data: dict[str, Any]) -> int:
+    """Store a new resource; returns its id."""
+    resource_id = aws.next_id(f"resource:{resource.name}")
+    _put(company_id, resource, resource_id, data, 1, "attribute_not_exists(sk)")
+    return resource_id
+
+
+def replace(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],
+            version: int) -> None:
+    """Overwrite a resource's fields if nobody changed it since ``version`` was read."""
+    try:
+        _put(company_id, resource, resource_id, data, version + 1, "version = :v",
+             {":v": {"N": str(version)}})
+    except Exception as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            raise Conflict(f"the {resource.name} was changed or deleted meanwhile; read it "
+                           "again", type="ResourceChanged") from None
+        raise
+
+
+def delete(company_id: int, resource: ResourceType, resource_id: int) -> None:
+    """Delete a resource, or ``NotFound``."""
+    try:
+        aws.dynamodb().delete_item(TableName=aws.table_name(TABLE),
+                                   Key=_key(company_id, resource.name, resource_id),
+                                   ConditionExpression="attribute_exists(sk)")
+    except Exception as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            raise NotFound(f"no {resource.name} {resource_id}", path="id") from None
+        raise
+
+
+def require_existing(company_id: int, wanted: list[tuple[str, str, int]]) -> None:
+    """Raise ``ResourceNotFound`` (422) unless every ``(field, type, id)`` exists in the
+    company. One BatchGetItem for up to 100 references."""
+    keys = {(type_name, resource_id) for _, type_name, resource_id in wanted}
+    found: set[str] = set()
+    key_list = [_key(company_id, t, i) for t, i in sorted(keys)]
+    client = aws.dynamodb()
+    table = aws.table_name(TABLE)
+    for start in range(0, len(key_list), 100):
+        request = {table: {"Keys": key_list[start:start + 100], "ProjectionExpression": "sk",
+                           "ConsistentRead": True}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.update(item["sk"]["S"] for item in response["Responses"].get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+    for field, type_name, resource_id in wanted:
+        if sort_key(type_name, resource_id) not in found:
+            raise Unprocessable(f"{field}: there is no {type_name} {resource_id}", path=field,
+                                type="ResourceNotFound", details={"id": resource_id})

@@ -1,0 +1,392 @@
+"""The one registry of Clockodo's resource types: paths, envelopes, fields and events.
+
+Each ``ResourceType`` says where the type lives in the API, how its items and lists are
+wrapped, which fields it has (type, limits, defaults, references to other types), and
+which transitions raise events beyond created/updated/deleted. The resource API, the
+event derivation and the OpenAPI document all read this table: adding a type is one entry.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import cache
+from typing import Any
+
+from chalicelib.errors import Unprocessable
+
+Item = Mapping[str, Any]
+#: ``(old data or None, new data or None) -> bool``: whether a transition happened.
+Predicate = Callable[[Item | None, Item | None], bool]
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
+MAX_LIST = 500
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a resource, as Clockodo's API documents it."""
+
+    name: str
+    kind: str  # string, email, integer, number, boolean, date, datetime, object, ids, changes
+    required: bool = False  # on create
+    nullable: bool = False
+    default: Any = None  # on create, when absent
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[Any, ...] | None = None
+    ref: str | None = None  # another resource type the value (or each value) is an id of
+    create_only: bool = False  # PUT may not change it
+    read_only: bool = False  # only the server (or a dedicated route) sets it
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An extra event (``<type>.<action>``) raised when ``happened(old, new)``."""
+
+    action: str
+    happened: Predicate
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    name: str  # the webhook type and the payload key
+    label_en: str
+    label_de: str
+    path: str  # Clockodo's collection path
+    fields: tuple[Field, ...]
+    item_key: str = "data"
+    list_key: str = "data"
+    paged: bool = True
+    completable: bool = False  # has PUT {path}/{id}/complete
+    transitions: tuple[Transition, ...] = ()
+    order: tuple[str, str] | None = None  # (earlier, later) fields that must not be reversed
+    other_events: tuple[str, ...] = ()  # actions raised elsewhere than by a change
+
+    @property
+    def field_map(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Every action of the type's event names, in catalogue order."""
+        return ("created", "updated", "deleted",
+                *(t.action for t in self.transitions), *self.other_events)
+
+
+def _became(field: str, value: Any) -> Predicate:
+    def happened(old: Item | None, new: Item | None) -> bool:
+        return new is not None and new.get(field) == value and \
+            (old is None or old.get(field) != value)
+    return happened
+
+
+def _entry_started(old: Item | None, new: Item | None) -> bool:
+    return old is None and new is not None and new.get("time_until") is None
+
+
+def _entry_stopped(old: Item | None, new: Item | None) -> bool:
+    return old is not None and new is not None and old.get("time_until") is None \
+        and new.get("time_until") is not None
+
+
+def _text(name: str, max_length: int, **kw: Any) -> Field:
+    return Field(name, "string", max_length=max_length, **kw)
+
+
+def _note(name: str = "note", max_length: int = 1000) -> Field:
+    return Field(name, "string", nullable=True, max_length=max_length)
+
+
+NUMBER = _text("number", 50, nullable=True)
+ACTIVE = Field("active", "boolean", default=True)
+BILLABLE_DEFAULT = Field("billable_default", "boolean", default=True)
+BUDGET = Field("budget", "object", nullable=True)
+
+TYPES: tuple[ResourceType, ...] = (
+    ResourceType("user", "User", "Nutzer", "/v3/users", (
+        Field("email", "email", required=True, max_length=90),
+        _text("name", 100, required=True),
+        Field("role", "string", required=True, enum=("owner", "manager", "worker")),
+        ACTIVE, NUMBER,
+        Field("teams_id", "integer", nullable=True, ref="team"),
+        Field("language", "string", enum=("de", "en", "fr"), default="de"),
+        Field("timezone", "string", max_length=64, default="Europe/Berlin"),
+        Field("start_date", "date", nullable=True),
+    )),
+    ResourceType("absence", "Absence", "Abwesenheiten", "/v4/absences", (
+        Field("date_since", "date", required=True),
+        Field("date_until", "date", nullable=True),
+        Field("type", "integer", required=True, enum=tuple(range(1, 16))),
+        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        Field("half_day", "boolean", default=False),
+        Field("count_hours", "number", nullable=True, minimum=0.01, maximum=1000),
+        Field("status", "integer", enum=(0, 1, 2, 3, 4), default=0),
+        Field("sick_note", "boolean", default=False),
+        _note("note", 512), _note("public_note", 512),
+    ), paged=False, transitions=(Transition("approved", _became("status", 1)),),
+        order=("date_since", "date_until")),
+    ResourceType("customer", "Customer", "Kunde", "/v3/customers", (
+        _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
+        Field("color", "integer", nullable=True, enum=tuple(range(1, 10))),
+    )),
+    ResourceType("project", "Project", "Projekt", "/v4/projects", (
+        _text("name", 100, required=True),
+        Field("customers_id", "integer", required=True, ref="customer"),
+        NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
+        Field("start_date", "date", nullable=True), Field("deadline", "date", nullable=True),
+        Field("automatic_completion", "boolean", default=False), BUDGET,
+        Field("completed", "boolean", default=False, read_only=True),
+    ), completable=True, transitions=(Transition("completed", _became("completed", True)),),
+        order=("start_date", "deadline"), other_events=("budget_notification",)),
+    ResourceType("subproject", "Subproject", "Unterprojekt", "/v3/subprojects", (
+        Field("projects_id", "integer", required=True, ref="project", create_only=True),
+        _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
+        Field("start_date", "date", nullable=True), Field("deadline", "date", nullable=True),
+        Field("automatic_completion", "boolean", default=False), BUDGET,
+        Field("completed", "boolean", default=False, read_only=True),
+    ), completable=True, order=("start_date", "deadline")),
+    ResourceType("service", "Service", "Leistung", "/v4/services", (
+        _text("name", 100, required=True), NUMBER, ACTIVE, _note(),
+    )),
+    ResourceType("lump_sum_service", "Lump-sum service", "Pauschalleistung", "/v4/lumpSumServices", (
+        _text("name", 100, required=True),
+        Field("price", "number", required=True, minimum=-99999999.99, maximum=99999999.99),
+        _text("unit", 6, nullable=True), NUMBER, ACTIVE, _note(),
+    )),
+    ResourceType("team", "Team", "Team", "/v3/teams", (
+        _text("name", 100, required=True),
+        Field("leader", "integer", nullable=True, ref="user"),
+        Field("user_ids", "ids", default=(), ref="user"),
+    )),
+    ResourceType("holidays_quota", "Holiday quota", "Urlaubskontingent", "/v2/holidaysQuota", (
+        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        Field("year_since", "integer", required=True, minimum=2000, maximum=2037),
+        Field("year_until", "integer", nullable=True, minimum=2000, maximum=2037),
+        Field("count", "number", required=True, minimum=0, maximum=365),
+        _note(),
+    ), paged=False, order=("year_since", "year_until")),
+    ResourceType("holidays_carry", "Holiday carryover", "Urlaubsübertrag", "/v3/holidaysCarry", (
+        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        Field("year", "integer", required=True, minimum=2000, maximum=2037),
+        Field("count", "number", required=True, minimum=-9999, maximum=9999),
+        _note(),
+    ), paged=False),
+    ResourceType("overtime_carry", "Overtime carryover", "Überstundenübertrag", "/v3/overtimeCarry", (
+        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        Field("year", "integer", required=True, minimum=2000, maximum=2037),
+        Field("hours", "number", required=True, minimum=-999, maximum=999),
+        _note(),
+    ), paged=False),
+    ResourceType("nonbusiness_group", "Non-business day group", "Feiertagsgruppe", "/v2/nonbusinessGroups", (
+        _text("name", 100, required=True),
+        Field("preset", "string", nullable=True, max_length=32, create_only=True),
+    ), paged=False),
+    ResourceType("work_time_change_request", "Work time change request", "Arbeitszeitanpassungen und Anträge", "/v2/workTimes/changeRequests", (
+        Field("date", "date", required=True),
+        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        Field("changes", "changes", required=True),
+        Field("status", "integer", enum=(1, 2), default=1),
+    ), item_key="change_request", list_key="change_requests"),
+    ResourceType("entry", "Time entry", "Zeiteintrag", "/v2/entries", (
+        Field("customers_id", "integer", required=True, ref="customer"),
+        Field("services_id", "integer", required=True, ref="service"),
+        Field("billable", "integer", required=True, enum=(0, 1, 2)),
+        Field("time_since", "datetime", required=True),
+        Field("time_until", "datetime", nullable=True),
+        Field("projects_id", "integer", nullable=True, ref="project"),
+        Field("subprojects_id", "integer", nullable=True, ref="subproject"),
+        Field("users_id", "integer", nullable=True, ref="user"),
+        Field("text", "string", nullable=True, max_length=10000),
+    ), item_key="entry", list_key="entries",
+        transitions=(Transition("started", _entry_started), Transition("stopped", _entry_stopped)),
+        order=("time_since", "time_until")),
+)
+
+
+@cache
+def by_name() -> dict[str, ResourceType]:
+    return {t.name: t for t in TYPES}
+
+
+def get(name: str) -> ResourceType:
+    return by_name()[name]
+
+
+# --- checking values -------------------------------------------------------------------
+
+def _fail(field: Field, message: str, type_: str = "UnexpectedValue") -> Unprocessable:
+    return Unprocessable(f"{field.name} {message}", path=field.name, type=type_)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _in_range(field: Field, value: float) -> None:
+    if (field.minimum is not None and value < field.minimum) or \
+            (field.maximum is not None and value > field.maximum):
+        raise _fail(field, f"must be between {field.minimum} and {field.maximum}", "NotBetween")
+
+
+def _datetime(field: Field, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _fail(field, "must be an ISO 8601 date and time, e.g. 2026-05-10T17:02:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(field, "must be an ISO 8601 date and time, e.g. 2026-05-10T17:02:00Z") \
+            from None
+    if parsed.tzinfo is None:
+        raise _fail(field, "needs a time zone (Z or an offset)")
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _changes(field: Field, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 50:
+        raise _fail(field, "must be a list of 1 to 50 changes")
+    result = []
+    for index, change in enumerate(value):
+        if not isinstance(change, dict) or set(change) != {"type", "time_since", "time_until"}:
+            raise _fail(field, f"[{index}] must be {{type, time_since, time_until}}")
+        if change["type"] not in (1, 2) or isinstance(change["type"], bool):
+            raise _fail(field, f"[{index}].type must be 1 (add) or 2 (remove)")
+        since = _datetime(field, change["time_since"])
+        until = _datetime(field, change["time_until"])
+        if until < since:
+            raise _fail(field, f"[{index}] ends before it starts", "EndBeforeStart")
+        result.append({"type": change["type"], "time_since": since, "time_until": until})
+    return result
+
+
+def check_value(field: Field, value: Any) -> Any:
+    """The value, normalized, if it fits the field; else ``Unprocessable`` naming the field."""
+    if value is None:
+        if field.nullable:
+            return None
+        raise _fail(field, "must not be null", "Empty")
+    kind = field.kind
+    if kind in ("string", "email"):
+        if not isinstance(value, str):
+            raise _fail(field, "must be a string")
+        if field.max_length is not None and len(value) > field.max_length:
+            raise _fail(field, f"has at most {field.max_length} characters", "NotBetween")
+        if field.required and not value.strip():
+            raise _fail(field, "must not be empty", "Empty")
+        if kind == "email" and not _EMAIL.match(value):
+            raise _fail(field, "must be an e-mail address")
+        if field.name == "timezone" and not _TIMEZONE.match(value):
+            raise _fail(field, "must be a time zone name such as Europe/Berlin")
+    elif kind == "integer":
+        if not _is_int(value):
+            raise _fail(field, "must be an integer")
+        if abs(value) > 2**53:
+            raise _fail(field, "is out of range", "NotBetween")
+        _in_range(field, value)
+    elif kind == "number":
+        if not (_is_int(value) or isinstance(value, float)) or value != value \
+                or value in (float("inf"), float("-inf")):
+            raise _fail(field, "must be a number")
+        _in_range(field, value)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise _fail(field, "must be true or false")
+    elif kind == "date":
+        if not isinstance(value, str) or not _DATE.match(value):
+            raise _fail(field, "must be a date YYYY-MM-DD")
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise _fail(field, "must be a valid date YYYY-MM-DD") from None
+    elif kind == "datetime":
+        value = _datetime(field, value)
+    elif kind == "object":
+        if not isinstance(value, dict) or len(value) > 20 or \
+                not all(isinstance(v, (int, float, bool, str)) or v is None
+                        for v in value.values()):
+            raise _fail(field, "must be an object of at most 20 plain values")
+    elif kind == "ids":
+        if not isinstance(value, list) or len(value) > MAX_LIST or \
+                not all(_is_int(v) and 0 < v <= 2**53 for v in value):
+            raise _fail(field, f"must be a list of at most {MAX_LIST} ids")
+        value = sorted(set(value))
+    elif kind == "changes":
+        value = _changes(field, value)
+    if field.enum is not None and value not in field.enum:
+        raise _fail(field, f"must be one of {', '.join(map(str, field.enum))}")
+    return value
+
+
+def check_create(resource: ResourceType, body: Mapping[str, Any]) -> dict[str, Any]:
+    """All fields of a new item: given values checked, defaults filled in."""
+    fields = resource.field_map
+    _no_unknown(resource, body, writable=lambda f: not f.read_only)
+    data: dict[str, Any] = {}
+    for field in fields.values():
+        if field.name in body:
+            data[field.name] = check_value(field, body[field.name])
+        elif field.required:
+            raise _fail(field, "is required", "Empty")
+        else:
+            data[field.name] = list(field.default) if isinstance(field.default, tuple) \
+                else field.default
+    _check_order(resource, data)
+    return data
+
+
+def check_edit(resource: ResourceType, current: Mapping[str, Any],
+               body: Mapping[str, Any]) -> dict[str, Any]:
+    """The item after applying a PUT body (only the fields it names change)."""
+    _no_unknown(resource, body, writable=lambda f: not f.read_only and not f.create_only)
+    if not body:
+        raise Unprocessable("send at least one field to change", path="body", type="Empty")
+    fields = resource.field_map
+    data = dict(current)
+    for name, value in body.items():
+        field = fields[name]
+        if field.required and value is None:
+            raise _fail(field, "must not be null", "Empty")
+        data[name] = check_value(field, value)
+    _check_order(resource, data)
+    return data
+
+
+def _no_unknown(resource: ResourceType, body: Mapping[str, Any],
+                writable: Callable[[Field], bool]) -> None:
+    fields = resource.field_map
+    for name in body:
+        if name == "id":
+            raise Unprocessable("id is set by the service", path="id", type="ForbiddenValue")
+        field = fields.get(name)
+        if field is None:
+            allowed = ", ".join(f.name for f in resource.fields if writable(f))
+            raise Unprocessable(f"unknown field {name[:60]!r}; allowed: {allowed}",
+                                path=name[:60], type="UnknownField")
+        if not writable(field):
+            raise Unprocessable(f"{name} cannot be set here", path=name, type="ForbiddenValue")
+
+
+def _check_order(resource: ResourceType, data: Mapping[str, Any]) -> None:
+    if resource.order is None:
+        return
+    earlier, later = resource.order
+    if data.get(earlier) is not None and data.get(later) is not None and \
+            data[later] < data[earlier]:
+        raise Unprocessable(f"{later} must not be before {earlier}", path=later,
+                            type="EndBeforeStart")
+
+
+def references(resource: ResourceType, data: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """``(field, referenced type, id)`` for every reference the item makes."""
+    found = []
+    for field in resource.fields:
+        value = data.get(field.name)
+        if field.ref is None or value is None:
+            continue
+        for referenced in value if isinstance(value, list) else [value]:
+            found.append((field.name, field.ref, referenced))
+    return found
