@@ -3,7 +3,8 @@ company: every function first finds the webhook in the caller's company (404 oth
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalicelib import delivery_log, inputs, queue, subscriptions, webhooks_api
 from chalicelib.auth import Caller

@@ -1,4 +1,8 @@
-"""The API's OpenAPI 3.1 document, kept beside the code and served at /v2/openapi.json."""
+"""The API's OpenAPI 3.1 document, served at /v2/openapi.json.
+
+The webhooks part is kept by hand in ``openapi.json``; the resource part is written from
+the registry (``resources.TYPES``), so a new type documents itself.
+"""
 from __future__ import annotations
 
 import json
@@ -6,11 +10,138 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.resources import TYPES, Field, ResourceType
+
 PATH = Path(__file__).with_name("openapi.json")
+
+_KINDS: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"},
+    "email": {"type": "string", "format": "email"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "object": {"type": "object"},
+    "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 500},
+    "changes": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
+        "type": "object", "additionalProperties": False,
+        "required": ["type", "time_since", "time_until"],
+        "properties": {"type": {"type": "integer", "enum": [1, 2]},
+                       "time_since": {"type": "string", "format": "date-time"},
+                       "time_until": {"type": "string", "format": "date-time"}}}},
+}
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """The JSON Schema of one field's value."""
+    schema = dict(_KINDS[field.kind])
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    if field.minimum is not None:
+        schema["minimum"] = field.minimum
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
+    if field.enum is not None:
+        schema["enum"] = list(field.enum)
+    if field.ref is not None:
+        schema["description"] = f"id of a {field.ref} of your company"
+    if field.nullable:
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _title(resource: ResourceType) -> str:
+    return "".join(part.capitalize() for part in resource.name.split("_"))
+
+
+def _schemas(resource: ResourceType) -> dict[str, Any]:
+    name = _title(resource)
+    props = {f.name: field_schema(f) for f in resource.fields}
+    return {
+        name: {"type": "object", "additionalProperties": False,
+               "required": ["id", *props], "properties": {"id": {"type": "integer"}, **props}},
+        f"{name}Create": {"type": "object", "additionalProperties": False,
+                          "required": [f.name for f in resource.fields if f.required],
+                          "properties": {f.name: field_schema(f) for f in resource.fields
+                                         if not f.read_only}},
+        f"{name}Edit": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                        "properties": {f.name: field_schema(f) for f in resource.fields
+                                       if not f.read_only and not f.create_only}},
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _paths(resource: ResourceType) -> dict[str, Any]:
+    name = _title(resource)
+    errors = {code: _json(_ref("Errors"), text) for code, text in (
+        ("400", "Malformed request or missing X-Clockodo-External-Application"),
+        ("401", "Missing or wrong credentials"))}
+    item = _json({"type": "object", "required": [resource.item_key],
+                  "additionalProperties": False,
+                  "properties": {resource.item_key: _ref(name)}})
+    listing: dict[str, Any] = {resource.list_key: {"type": "array", "items": _ref(name)}}
+    params = []
+    if resource.paged:
+        listing["paging"] = _ref("Paging")
+        params = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                  {"name": "items_per_page", "in": "query",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]
+    invalid = _json(_ref("Errors"), "Invalid values, or a referenced resource is missing")
+    missing = _json(_ref("Errors"), f"No such {resource.name} in your company")
+    id_param = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1}}
+    tag = [resource.label_en]
+    paths: dict[str, Any] = {
+        resource.path: {
+            "get": {"operationId": f"list_{resource.name}", "tags": tag, "parameters": params,
+                    "responses": {"200": _json({"type": "object", "additionalProperties": False,
+                                                "required": list(listing),
+                                                "properties": listing}), **errors}},
+            "post": {"operationId": f"create_{resource.name}", "tags": tag,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _ref(f"{name}Create")}}},
+                     "responses": {"200": item, **errors, "422": invalid}},
+        },
+        resource.path + "/{id}": {
+            "parameters": [id_param],
+            "get": {"operationId": f"get_{resource.name}", "tags": tag,
+                    "responses": {"200": item, **errors, "404": missing}},
+            "put": {"operationId": f"edit_{resource.name}", "tags": tag,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": _ref(f"{name}Edit")}}},
+                    "responses": {"200": item, **errors, "404": missing, "422": invalid,
+                                  "409": _json(_ref("Errors"), "Changed meanwhile")}},
+            "delete": {"operationId": f"delete_{resource.name}", "tags": tag,
+                       "responses": {"200": _json(_ref("Success")), **errors, "404": missing}},
+        },
+    }
+    if resource.completable:
+        paths[resource.path + "/{id}/complete"] = {
+            "parameters": [id_param],
+            "put": {"operationId": f"complete_{resource.name}", "tags": tag,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"type": "object", "additionalProperties": False,
+                                   "required": ["completed"],
+                                   "properties": {"completed": {"type": "boolean"}}}}}},
+                    "responses": {"200": item, **errors, "404": missing, "422": invalid}}}
+    return paths
 
 
 @cache
 def document() -> dict[str, Any]:
-    """The parsed document (read once per container)."""
-    parsed: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
-    return parsed
+    """The whole document (built once per container)."""
+    doc: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
+    for resource in TYPES:
+        doc["paths"].update(_paths(resource))
+        doc["components"]["schemas"].update(_schemas(resource))
+    return doc

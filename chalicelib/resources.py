@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -153,7 +153,8 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("service", "Service", "Leistung", "/v4/services", (
         _text("name", 100, required=True), NUMBER, ACTIVE, _note(),
     )),
-    ResourceType("lump_sum_service", "Lump-sum service", "Pauschalleistung", "/v4/lumpSumServices", (
+    ResourceType("lump_sum_service", "Lump-sum service", "Pauschalleistung",
+                 "/v4/lumpSumServices", (
         _text("name", 100, required=True),
         Field("price", "number", required=True, minimum=-99999999.99, maximum=99999999.99),
         _text("unit", 6, nullable=True), NUMBER, ACTIVE, _note(),
@@ -176,17 +177,20 @@ TYPES: tuple[ResourceType, ...] = (
         Field("count", "number", required=True, minimum=-9999, maximum=9999),
         _note(),
     ), paged=False),
-    ResourceType("overtime_carry", "Overtime carryover", "Überstundenübertrag", "/v3/overtimeCarry", (
+    ResourceType("overtime_carry", "Overtime carryover", "Überstundenübertrag",
+                 "/v3/overtimeCarry", (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("year", "integer", required=True, minimum=2000, maximum=2037),
         Field("hours", "number", required=True, minimum=-999, maximum=999),
         _note(),
     ), paged=False),
-    ResourceType("nonbusiness_group", "Non-business day group", "Feiertagsgruppe", "/v2/nonbusinessGroups", (
+    ResourceType("nonbusiness_group", "Non-business day group", "Feiertagsgruppe",
+                 "/v2/nonbusinessGroups", (
         _text("name", 100, required=True),
         Field("preset", "string", nullable=True, max_length=32, create_only=True),
     ), paged=False),
-    ResourceType("work_time_change_request", "Work time change request", "Arbeitszeitanpassungen und Anträge", "/v2/workTimes/changeRequests", (
+    ResourceType("work_time_change_request", "Work time change request",
+                 "Arbeitszeitanpassungen und Anträge", "/v2/workTimes/changeRequests", (
         Field("date", "date", required=True),
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("changes", "changes", required=True),
@@ -243,7 +247,7 @@ def _datetime(field: Field, value: Any) -> str:
             from None
     if parsed.tzinfo is None:
         raise _fail(field, "needs a time zone (Z or an offset)")
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _changes(field: Field, value: Any) -> list[dict[str, Any]]:

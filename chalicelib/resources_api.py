@@ -2,7 +2,8 @@
 type of the registry, scoped to the caller's company, in Clockodo's envelopes."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalicelib import inputs, resource_store, settings
 from chalicelib.auth import Caller

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_secret() -> str:
@@ -24,7 +24,7 @@ def headers(secret: str, message_id: str, timestamp: int, body: str) -> dict[str
     """The three Standard Webhooks headers for one request."""
     from standardwebhooks.webhooks import Webhook
 
-    sent_at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    sent_at = datetime.fromtimestamp(timestamp, tz=UTC)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),

@@ -66,7 +66,7 @@ class _Poller:
         self.invocations += 1
         try:
             return _failures(self.handler(event, LambdaContext(self.name))), False
-        except Exception:  # noqa: BLE001 - Lambda logs the error and retries the batch
+        except Exception:
             log.exception("%s failed", self.name)
             return None, True
 
@@ -86,7 +86,7 @@ class _Poller:
         while not self._stop.is_set():
             try:
                 busy = self.poll_once()
-            except Exception:  # noqa: BLE001 - the backend went away mid-call; keep going
+            except Exception:
                 log.exception("%s: polling failed", self.name)
                 busy = False
             if not busy:
@@ -115,7 +115,7 @@ class StreamPoller(_Poller):
         self._retries: dict[str, int] = {}
 
     def _event_record(self, raw: dict[str, Any]) -> dict[str, Any]:
-        record = json.loads(json.dumps(raw, default=str))  # a copy, JSON-shaped
+        record: dict[str, Any] = json.loads(json.dumps(raw, default=str))  # a JSON copy
         created = raw["dynamodb"].get("ApproximateCreationDateTime")
         if isinstance(created, datetime):  # boto3 parses it; Lambda sends epoch seconds
             record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()

@@ -81,9 +81,10 @@ _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySecond
                      "ReceiveMessageWaitTimeSeconds")
 
 
-def create_queues(client: Any, table_prefix: str) -> dict[str, str]:
+def create_queues(client: Any, table_prefix: str,
+                  visibility_timeout: int | None = None) -> dict[str, str]:
     """Create the template's SQS queues (idempotent), dead-letter queues first; return
-    their URLs by logical name."""
+    their URLs by logical name. ``visibility_timeout`` replaces the template's."""
     pending = dict(_of_type("AWS::SQS::Queue"))
     arns: dict[str, str] = {}
     urls: dict[str, str] = {}
@@ -93,6 +94,8 @@ def create_queues(client: Any, table_prefix: str) -> dict[str, str]:
                 continue  # its dead-letter queue first
             props = _resolve(resource["Properties"], {"TablePrefix": table_prefix}, arns)
             attributes = {k: str(props[k]) for k in _QUEUE_ATTRIBUTES if k in props}
+            if visibility_timeout is not None:
+                attributes["VisibilityTimeout"] = str(visibility_timeout)
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             url = client.create_queue(QueueName=props["QueueName"],
@@ -121,10 +124,11 @@ class LocalInfrastructure:
     resources_stream_arn: str
 
 
-def create_all(dynamodb: Any, sqs: Any, table_prefix: str) -> LocalInfrastructure:
+def create_all(dynamodb: Any, sqs: Any, table_prefix: str,
+               visibility_timeout: int | None = None) -> LocalInfrastructure:
     """Every table and queue of the template, and the resources table's stream ARN."""
     tables = create_tables(dynamodb, table_prefix)
-    queues = create_queues(sqs, table_prefix)
+    queues = create_queues(sqs, table_prefix, visibility_timeout)
     stream = dynamodb.describe_table(TableName=f"{table_prefix}-resources")["Table"][
         "LatestStreamArn"]
     return LocalInfrastructure(tables, queues, stream)

@@ -5,7 +5,8 @@ a demo company, serves the Chalice app on 127.0.0.1:$PORT, prints one ``READY {j
 line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
 
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001);
-0 picks a free port. The dev stage's settings come from ``.chalice/config.json``;
+0 picks a free port. For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the
+template's) and ``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from ``.chalice/config.json``;
 variables already set in the environment win.
 """
 from __future__ import annotations
@@ -73,7 +74,9 @@ class LocalStack:
         from chalicelib import aws, settings
         from local.infra import create_all
 
-        infra = create_all(aws.dynamodb(), aws.sqs(), settings.get().table_prefix)
+        visibility = os.environ.get("LOCAL_QUEUE_VISIBILITY_TIMEOUT")
+        infra = create_all(aws.dynamodb(), aws.sqs(), settings.get().table_prefix,
+                           visibility_timeout=int(visibility) if visibility else None)
         # Lambda knows its stream from the event source mapping; Chalice wants the ARN when
         # app.py is imported, so it goes into the environment before that import.
         os.environ["WEBHOOKS_RESOURCES_STREAM_ARN"] = infra.resources_stream_arn
@@ -117,7 +120,10 @@ class LocalStack:
     def _start_event_sources(self) -> None:
         import app as app_module
         from chalicelib import admin, aws
-        from local import event_sources
+        from local import event_sources, faults
+
+        if os.environ.get("LOCAL_FAULTS"):
+            faults.install(os.environ["LOCAL_FAULTS"])
 
         def on_stream_failure(details: dict[str, Any]) -> None:
             aws.sqs().send_message(QueueUrl=self._failure_queue,

@@ -29,7 +29,7 @@ def test_the_template_has_the_tables_the_local_stack_creates(packaged: dict[str,
               for r in packaged["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
     local = {definition["TableName"]: definition for definition, _ in table_definitions("p")}
     assert set(tables) == set(local) == {"p-counters", "p-companies", "p-api_keys",
-                                         "p-webhooks"}
+                                         "p-webhooks", "p-resources", "p-deliveries"}
     for name, definition in local.items():
         properties = tables[name]["Properties"]
         assert properties["KeySchema"] == definition["KeySchema"]
@@ -37,20 +37,71 @@ def test_the_template_has_the_tables_the_local_stack_creates(packaged: dict[str,
             definition.get("GlobalSecondaryIndexes")
     (index,) = tables["p-webhooks"]["Properties"]["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "active_by_event"
+    assert tables["p-resources"]["Properties"]["StreamSpecification"] == \
+        {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert tables["p-deliveries"]["Properties"]["TimeToLiveSpecification"] == \
+        {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_each_function_has_an_explicit_least_privilege_policy(packaged: dict[str, Any]) -> None:
+def test_the_event_sources_report_partial_failures(packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    stream = resources["FanOutChanges"]["Properties"]["Events"][
+        "FanOutChangesDynamodbEventSource"]["Properties"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["ResourcesTable", "StreamArn"]}
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert stream["MaximumRetryAttempts"] > 0
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == \
+        {"Fn::GetAtt": ["FanOutFailureQueue", "Arn"]}
+    queue = resources["DeliverNotifications"]["Properties"]["Events"][
+        "DeliverNotificationsSqsEventSource"]["Properties"]
+    assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["Queue"]["Fn::Sub"].endswith(":clockodo-webhooks-prod-deliveries")
+    delivery_queue = resources["DeliveryQueue"]["Properties"]
+    assert delivery_queue["RedrivePolicy"]["deadLetterTargetArn"] == \
+        {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
+    # the queue hides a message for longer than the function may run
+    timeout = resources["DeliverNotifications"]["Properties"]["Timeout"]
+    assert delivery_queue["VisibilityTimeout"] >= 6 * timeout
+
+
+def _statements(packaged: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    (policy,) = packaged["Resources"][role]["Properties"]["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def _resources_of(statement: dict[str, Any]) -> list[str]:
+    found = statement["Resource"]
+    return [found] if isinstance(found, str) else found
+
+
+@pytest.mark.parametrize("role", ["ApiHandlerRole", "FanOutChangesRole",
+                                  "DeliverNotificationsRole"])
+def test_each_function_has_an_explicit_least_privilege_policy(packaged: dict[str, Any],
+                                                              role: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["autogen_policy"] is False
-    role = packaged["Resources"]["ApiHandlerRole"]
-    (policy,) = role["Properties"]["Policies"]
-    statements = policy["PolicyDocument"]["Statement"]
-    actions = {a for s in statements for a in s["Action"]}
-    assert "dynamodb:*" not in actions and "dynamodb:Scan" not in actions
-    resources = {r for s in statements if s["Sid"] != "Logs"
-                 for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
-    assert all(r.startswith("arn:aws:dynamodb:*:*:table/clockodo-webhooks-prod-")
-               for r in resources)
+    statements = _statements(packaged, role)
+    for sid, statement in statements.items():
+        assert all(not a.endswith(":*") for a in statement["Action"]), sid
+        assert "dynamodb:Scan" not in statement["Action"]
+        if sid != "Logs":
+            assert all(r.startswith(("arn:aws:dynamodb:*:*:table/clockodo-webhooks-prod-",
+                                     "arn:aws:sqs:*:*:clockodo-webhooks-prod-"))
+                       for r in _resources_of(statement)), sid
+
+
+def test_policies_give_each_function_only_its_own_work(packaged: dict[str, Any]) -> None:
+    def actions(role: str) -> set[str]:
+        return {a for s in _statements(packaged, role).values() for a in s["Action"]}
+
+    assert "sqs:ReceiveMessage" not in actions("ApiHandlerRole")
+    assert "sqs:ReceiveMessage" not in actions("FanOutChangesRole")
+    assert "dynamodb:PutItem" not in actions("FanOutChangesRole")
+    assert "dynamodb:GetRecords" not in actions("DeliverNotificationsRole")
+    assert "sqs:SendMessage" not in actions("DeliverNotificationsRole")
+    (index,) = _resources_of(_statements(packaged, "FanOutChangesRole")["FindActiveWebhooks"])
+    assert index.endswith("-webhooks/index/active_by_event")
 
 
 def test_api_gateway_errors_use_the_error_format(packaged: dict[str, Any]) -> None:

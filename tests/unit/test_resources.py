@@ -1,0 +1,156 @@
+"""The resource registry: field checks, defaults, edits, and agreement with Clockodo's API."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from chalicelib import resources
+from chalicelib.errors import Unprocessable
+from chalicelib.resources import Field, check_create, check_edit, check_value
+
+
+def refused(call, *args: Any) -> dict[str, Any]:
+    with pytest.raises(Unprocessable) as caught:
+        call(*args)
+    return caught.value.to_error()
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    (Field("n", "string", max_length=3), "abc", "abc"),
+    (Field("n", "integer", minimum=1, maximum=5), 5, 5),
+    (Field("n", "number"), 1, 1),
+    (Field("n", "number"), 1.5, 1.5),
+    (Field("n", "boolean"), False, False),
+    (Field("n", "date"), "2026-02-28", "2026-02-28"),
+    (Field("n", "datetime"), "2026-02-28T12:00:00Z", "2026-02-28T12:00:00Z"),
+    (Field("n", "datetime"), "2026-02-28T13:00:00+01:00", "2026-02-28T12:00:00Z"),
+    (Field("n", "ids"), [3, 1, 3], [1, 3]),
+    (Field("n", "string", nullable=True), None, None),
+    (Field("n", "email"), "a@b.de", "a@b.de"),
+    (Field("n", "integer", enum=(1, 2)), 2, 2),
+])
+def test_values_that_fit(field: Field, value: Any, expected: Any) -> None:
+    assert check_value(field, value) == expected
+
+
+@pytest.mark.parametrize(("field", "value", "type_"), [
+    (Field("n", "string", max_length=3), "abcd", "NotBetween"),
+    (Field("n", "string"), 5, "UnexpectedValue"),
+    (Field("n", "integer"), True, "UnexpectedValue"),
+    (Field("n", "integer"), 1.0, "UnexpectedValue"),
+    (Field("n", "integer"), "1", "UnexpectedValue"),
+    (Field("n", "integer"), 2**60, "NotBetween"),
+    (Field("n", "integer", minimum=1, maximum=5), 6, "NotBetween"),
+    (Field("n", "number"), "1.5", "UnexpectedValue"),
+    (Field("n", "number"), True, "UnexpectedValue"),
+    (Field("n", "boolean"), 1, "UnexpectedValue"),
+    (Field("n", "date"), "2026-02-30", "UnexpectedValue"),
+    (Field("n", "date"), "20260228", "UnexpectedValue"),
+    (Field("n", "datetime"), "2026-02-28T12:00:00", "UnexpectedValue"),
+    (Field("n", "datetime"), "yesterday", "UnexpectedValue"),
+    (Field("n", "ids"), [1, "2"], "UnexpectedValue"),
+    (Field("n", "ids"), [0], "UnexpectedValue"),
+    (Field("n", "object"), {"a": {"deep": 1}}, "UnexpectedValue"),
+    (Field("n", "string"), None, "Empty"),
+    (Field("n", "email"), "no-at", "UnexpectedValue"),
+    (Field("n", "integer", enum=(1, 2)), 3, "UnexpectedValue"),
+    (Field("n", "changes"), [], "UnexpectedValue"),
+    (Field("n", "changes"), [{"type": 3, "time_since": "2026-01-01T10:00:00Z",
+                              "time_until": "2026-01-01T11:00:00Z"}], "UnexpectedValue"),
+    (Field("n", "changes"), [{"type": 1, "time_since": "2026-01-01T12:00:00Z",
+                              "time_until": "2026-01-01T11:00:00Z"}], "EndBeforeStart"),
+])
+def test_values_that_do_not_fit(field: Field, value: Any, type_: str) -> None:
+    error = refused(check_value, field, value)
+    assert (error["type"], error["path"]) == (type_, "n")
+
+
+def test_create_fills_defaults_and_needs_required_fields() -> None:
+    customer = resources.get("customer")
+    data = check_create(customer, {"name": "Acme"})
+    assert data == {"name": "Acme", "number": None, "active": True, "billable_default": True,
+                    "note": None, "color": None}
+    assert refused(check_create, customer, {})["type"] == "Empty"
+    assert refused(check_create, customer, {"name": "  "})["type"] == "Empty"
+    assert refused(check_create, customer, {"name": "a", "colour": 1})["type"] == \
+        "UnknownField"
+    assert refused(check_create, customer, {"name": "a", "id": 5})["type"] == "ForbiddenValue"
+
+
+def test_read_only_and_create_only_fields() -> None:
+    project = resources.get("project")
+    assert refused(check_create, project, {"name": "p", "customers_id": 1,
+                                           "completed": True})["type"] == "ForbiddenValue"
+    absence = resources.get("absence")
+    current = check_create(absence, {"date_since": "2026-01-05", "type": 1, "users_id": 3})
+    assert refused(check_edit, absence, current, {"users_id": 4})["type"] == "ForbiddenValue"
+    assert check_edit(absence, current, {"status": 1})["status"] == 1
+    assert refused(check_edit, absence, current, {})["type"] == "Empty"
+    assert refused(check_edit, absence, current, {"type": None})["type"] == "Empty"
+
+
+def test_ends_may_not_come_before_starts() -> None:
+    absence = resources.get("absence")
+    error = refused(check_create, absence, {"date_since": "2026-01-05", "type": 1,
+                                            "users_id": 3, "date_until": "2026-01-04"})
+    assert (error["type"], error["path"]) == ("EndBeforeStart", "date_until")
+    entry = resources.get("entry")
+    running = check_create(entry, {"customers_id": 1, "services_id": 2, "billable": 1,
+                                   "time_since": "2026-01-01T10:00:00Z"})
+    assert running["time_until"] is None
+    assert refused(check_edit, entry, running,
+                   {"time_until": "2026-01-01T09:00:00Z"})["type"] == "EndBeforeStart"
+    stopped = check_edit(entry, running, {"time_until": "2026-01-01T11:00:00+00:00"})
+    assert stopped["time_until"] == "2026-01-01T11:00:00Z"
+
+
+def test_references_list_every_id_a_resource_points_at() -> None:
+    team = resources.get("team")
+    data = check_create(team, {"name": "t", "leader": 5, "user_ids": [7, 6]})
+    assert resources.references(team, data) == [("leader", "user", 5), ("user_ids", "user", 6),
+                                                ("user_ids", "user", 7)]
+
+
+def test_every_reference_names_a_type_of_the_registry() -> None:
+    for resource in resources.TYPES:
+        for field in resource.fields:
+            assert field.ref is None or field.ref in resources.by_name()
+
+
+# --- agreement with Clockodo's own API description (read from outside the project) --------
+
+@functools.cache
+def _clockodo() -> dict[str, Any]:
+    import yaml
+
+    from tests.reference import webhooks_reference
+
+    path = webhooks_reference().with_name("resources.yaml")
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _properties(document: dict[str, Any], schema: dict[str, Any]) -> tuple[set[str], set[str]]:
+    schemas = document["components"]["schemas"]
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    if "oneOf" in schema:  # entries: the first variant is a time entry
+        schema = schema["oneOf"][0]
+    return set(schema.get("properties", {})), set(schema.get("required", []))
+
+
+@pytest.mark.parametrize("resource", resources.TYPES, ids=lambda r: r.name)
+def test_paths_fields_and_required_fields_match_clockodo(resource: resources.ResourceType) -> None:
+    document = _clockodo()
+    operations = document["paths"][resource.path]
+    assert {"get", "post"} <= set(operations)
+    create = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+    properties, required = _properties(document, create)
+    ours = {f.name for f in resource.fields if not f.read_only}
+    assert ours <= properties | {"users_id", "status"}, ours - properties
+    # what Clockodo requires we require (time_until is optional here: a running entry)
+    assert required - {"time_until"} <= {f.name for f in resource.fields if f.required}
+    listing = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert resource.list_key in listing["properties"]
+    assert ("paging" in listing["properties"]) == resource.paged

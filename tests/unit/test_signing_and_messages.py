@@ -1,0 +1,75 @@
+"""Signatures that Standard Webhooks verifiers accept, Clockodo's exact body, stable ids."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from chalicelib import delivery, fanout, signing
+from chalicelib.events import Change
+from chalicelib.subscriptions import Webhook
+
+
+def test_secrets_are_whsec_and_32_random_bytes() -> None:
+    first, second = signing.new_secret(), signing.new_secret()
+    assert first.startswith("whsec_") and first != second
+    assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
+
+
+def test_the_reference_verifier_accepts_our_signature() -> None:
+    secret = signing.new_secret()
+    body = '{"a": 1}'
+    headers = signing.headers(secret, "msg_1", int(time.time()), body)
+    assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert headers["webhook-signature"].startswith("v1,")
+    assert Verifier(secret).verify(body, headers) == {"a": 1}
+
+
+def test_a_wrong_secret_or_a_changed_body_fails_verification() -> None:
+    secret = signing.new_secret()
+    headers = signing.headers(secret, "msg_1", int(time.time()), '{"a": 1}')
+    with pytest.raises(WebhookVerificationError):
+        Verifier(signing.new_secret()).verify('{"a": 1}', headers)
+    with pytest.raises(WebhookVerificationError):
+        Verifier(secret).verify('{"a": 2}', headers)
+
+
+def change(**overrides: object) -> Change:
+    values: dict = {"record_id": "rec-1", "sequence_number": "1", "company_id": 1337,
+                    "resource_type": "team", "resource_id": 9001, "event_name": "team.updated",
+                    "occurred_at": "1986-05-10T17:02:00Z", "occurred_ms": 516128520000}
+    values.update(overrides)
+    return Change(**values)
+
+
+def test_delivery_ids_are_stable_per_record_event_and_webhook() -> None:
+    first = fanout.delivery_id(change(), 42)
+    assert first == fanout.delivery_id(change(), 42)
+    assert first != fanout.delivery_id(change(), 43)
+    assert first != fanout.delivery_id(change(record_id="rec-2"), 42)
+    assert first != fanout.delivery_id(change(event_name="team.created"), 42)
+    assert len(first) == 36 and first.startswith("msg_")
+    later = fanout.delivery_id(change(occurred_ms=516128520001, record_id="zzz"), 42)
+    assert later > first  # ids sort by the time of the change
+
+
+def test_the_notification_is_exactly_clockodos() -> None:
+    message = fanout.message(change(), 42)
+    webhook = Webhook(1337, 42, "team.updated", "https://x.example/", "My_Sup3r_T0k3n",
+                      "active", "t", "t")
+    body = json.loads(delivery.notification_body(message, webhook))
+    assert body == {"subscription_id": 42, "company_id": 1337,
+                    "occurred_at": "1986-05-10T17:02:00Z", "payload": {"team": {"id": 9001}},
+                    "event_name": "team.updated", "token": "My_Sup3r_T0k3n"}
+    assert list(body) == ["subscription_id", "company_id", "occurred_at", "payload",
+                          "event_name", "token"]
+
+
+def test_the_queued_message_holds_no_token_url_or_secret() -> None:
+    message = fanout.message(change(), 42)
+    assert set(message) == delivery.MESSAGE_FIELDS
+    assert message["trigger"] == "automatic"
