@@ -53,6 +53,34 @@ def _failures(response: Any) -> list[str] | None:
         return None
 
 
+def stream_event_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A record of ``GetRecords`` as Lambda hands it to a function: epoch-seconds
+    ``ApproximateCreationDateTime`` (boto3 parses it into a datetime) and the
+    ``eventSourceARN`` that GetRecords leaves out."""
+    record: dict[str, Any] = json.loads(json.dumps(raw, default=str))  # a JSON copy
+    created = raw["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
+    record["eventSourceARN"] = stream_arn
+    record.setdefault("awsRegion", region)
+    return record
+
+
+def sqs_event_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """A message of ``ReceiveMessage`` as Lambda hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
 class _Poller:
     def __init__(self, name: str, handler: Handler) -> None:
         self.name = name
@@ -114,14 +142,6 @@ class StreamPoller(_Poller):
         self._iterators: dict[str, str | None] = {}
         self._retries: dict[str, int] = {}
 
-    def _event_record(self, raw: dict[str, Any]) -> dict[str, Any]:
-        record: dict[str, Any] = json.loads(json.dumps(raw, default=str))  # a JSON copy
-        created = raw["dynamodb"].get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):  # boto3 parses it; Lambda sends epoch seconds
-            record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-        record["eventSourceARN"] = self._arn
-        record.setdefault("awsRegion", self._region)
-        return record
 
     def poll_once(self) -> bool:
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"][
@@ -138,7 +158,8 @@ class StreamPoller(_Poller):
                 continue
             response = self._streams.get_records(ShardIterator=iterator,
                                                  Limit=self._batch_size)
-            records = [self._event_record(r) for r in response.get("Records", [])]
+            records = [stream_event_record(r, self._arn, self._region)
+                       for r in response.get("Records", [])]
             if not records:
                 self._iterators[shard_id] = response.get("NextShardIterator")
                 continue
@@ -190,18 +211,6 @@ class QueuePoller(_Poller):
         self._arn = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-    def _event_record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self._arn,
-            "awsRegion": self._region,
-        }
 
     def poll_once(self) -> bool:
         response = self._sqs.receive_message(
@@ -211,7 +220,7 @@ class QueuePoller(_Poller):
         messages = response.get("Messages", [])
         if not messages:
             return False
-        records = [self._event_record(m) for m in messages]
+        records = [sqs_event_record(m, self._arn, self._region) for m in messages]
         failed, _ = self._invoke({"Records": records})
         if failed is None:
             return True  # everything comes back after its visibility timeout

@@ -12,14 +12,14 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import admin, aws
-from local.infra import create_tables
+from local.infra import LocalInfrastructure, create_all
 from tests.conftest import ROOT
 
 APPLICATION = "integration-tests;dev@example.com"
 
 
 @pytest.fixture(autouse=True)
-def aws_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalInfrastructure]:
     """A fresh in-process moto with the service's tables, under the dev stage's settings."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -31,8 +31,7 @@ def aws_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     with mock_aws():
         aws.reset()
-        create_tables(aws.dynamodb(), os.environ["WEBHOOKS_TABLE_PREFIX"])
-        yield
+        yield create_all(aws.dynamodb(), aws.sqs(), os.environ["WEBHOOKS_TABLE_PREFIX"])
     aws.reset()
 
 
