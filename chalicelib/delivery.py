@@ -95,8 +95,11 @@ def deliver_one(message: dict[str, Any], webhook: Webhook | None, receive_count:
     attempt = delivery_log.claim(message, lease_seconds=config.delivery_timeout_seconds + 30,
                                  retention_days=config.delivery_log_retention_days,
                                  manual=manual)
-    if attempt is None:
-        return True  # a duplicate message, or another worker has it
+    if attempt == delivery_log.DONE:
+        return True  # a duplicate of a message already dealt with
+    if attempt == delivery_log.BUSY:
+        return False  # another worker is sending it; if that fails, this copy retries
+    assert isinstance(attempt, int)
     started = clock.now()
     if webhook.status != subscriptions.ACTIVE:
         outcome = Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}")

@@ -30,10 +30,15 @@ def _key(webhook_id: int, delivery_id: str) -> dict[str, Any]:
     return {"webhook_id": {"N": str(webhook_id)}, "delivery_id": {"S": delivery_id}}
 
 
+#: What ``claim`` says when the delivery is not this worker's to send.
+DONE = "done"  # delivered or failed: a duplicate message, to be dropped
+BUSY = "busy"  # another worker is sending it right now: offer the message again later
+
+
 def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
-          manual: bool = False) -> int | None:
-    """Claim the message's delivery for one attempt; its number, or None when another
-    worker has it or (for automatic attempts) it is no longer pending."""
+          manual: bool = False) -> int | str:
+    """Claim the message's delivery for one attempt: the attempt's number, or ``DONE`` /
+    ``BUSY`` when it is not this worker's to send."""
     now = clock.now()
     condition = "attribute_not_exists(delivery_id) OR (lease_until < :now"
     condition += ")" if manual else " AND #status = :pending)"
@@ -59,9 +64,16 @@ def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
             ReturnValues="UPDATED_NEW",
         )
     except Exception as exc:
-        if aws.error_code(exc) == "ConditionalCheckFailedException":
-            return None
-        raise
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        current = aws.dynamodb().get_item(
+            TableName=aws.table_name(TABLE), ConsistentRead=True,
+            Key=_key(message["webhook_id"], message["delivery_id"]),
+            ProjectionExpression="#status, lease_until",
+            ExpressionAttributeNames={"#status": "status"}).get("Item")
+        leased = current is not None and \
+            int(current.get("lease_until", {}).get("N", "0")) >= int(now)
+        return BUSY if leased else DONE
     return int(response["Attributes"]["attempt_count"]["N"])
 
 

@@ -142,3 +142,49 @@ _names = iter(range(1, 10**6))
 def company(stack: RunningStack) -> ApiUser:
     """A fresh enterprise company per test."""
     return new_company(stack, f"Company {next(_names)} {time.monotonic_ns()}", "enterprise")
+
+
+def activate(user: ApiUser, receiver: Any, event_name: str, path: str = "",
+             token: str | None = None) -> dict[str, Any]:
+    """Create a webhook for ``receiver`` and take it through validation: the secret the
+    receiver got is typed back, as a person would. Returns the webhook and its secret."""
+    before = len(receiver.requests)
+    created = user.call("POST", "/v2/webhooks", {
+        "event_name": event_name, "url": receiver.url + path,
+        "token": token or f"{event_name}-{time.monotonic_ns()}"})
+    assert created.status_code == 201, created.text
+    webhook = created.json()["data"]
+    assert user.call("POST", f"/v2/webhooks/{webhook['id']}/validate").status_code == 200
+    # validation is synchronous: the request is in by the time validate answers
+    request = [r for r in receiver.requests[before:] if "secret=" in r.path][-1]
+    verified = user.call("POST", f"/v2/webhooks/{webhook['id']}/verify",
+                         {"secret": request.json()["secret"]})
+    assert verified.status_code == 200, verified.text
+    secret = user.call("GET", f"/v2/webhooks/{webhook['id']}/secret").json()["data"]["secret"]
+    return {**verified.json()["data"], "signing_secret": secret}
+
+
+def aws_client(stack: RunningStack, service: str) -> Any:
+    """A boto3 client for the stack's embedded AWS endpoint (moto)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=stack.ready["aws_endpoint"],
+                        region_name="eu-central-1", aws_access_key_id="local",
+                        aws_secret_access_key="local",  # noqa: S106 - moto takes any
+                        config=Config(account_id_endpoint_mode="disabled"))
+
+
+def wait_until_queue_is_empty(stack: RunningStack, timeout: float = 30) -> None:
+    """Until the delivery queue holds no message, waiting or in flight."""
+    sqs = aws_client(stack, "sqs")
+    url = sqs.get_queue_url(QueueName=stack.ready["tables_prefix"] + "-deliveries")["QueueUrl"]
+    deadline = time.monotonic() + timeout
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        if all(value == "0" for value in attributes.values()):
+            return
+        assert time.monotonic() < deadline, f"the delivery queue stayed busy: {attributes}"
+        time.sleep(0.05)

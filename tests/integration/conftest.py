@@ -1,37 +1,49 @@
-"""Integration fixtures: moto in-process, the real tables, the Chalice test client."""
+"""Integration fixtures: moto's server, the real tables and queues, Chalice's test client."""
 from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib import admin, aws
+from local.aws_backend import MotoBackend
 from local.infra import LocalInfrastructure, create_all
 from tests.conftest import ROOT
 
 APPLICATION = "integration-tests;dev@example.com"
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoBackend]:
+    """moto's server on loopback, as the local stack runs it (DynamoDB requests atomic)."""
+    backend = MotoBackend().start()
+    yield backend
+    backend.stop()
+
+
 @pytest.fixture(autouse=True)
-def aws_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalInfrastructure]:
-    """A fresh in-process moto with the service's tables, under the dev stage's settings."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+def aws_backend(monkeypatch: pytest.MonkeyPatch,
+                moto_server: MotoBackend) -> Iterator[LocalInfrastructure]:
+    """A reset moto with the service's tables and queues, under the dev stage's settings."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
+        moto_server.endpoint + "/moto-api/reset", method="POST"), timeout=10).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
     for name, value in admin.stage_environment("dev").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", admin.LOCAL_REGION)
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    with mock_aws():
-        aws.reset()
-        yield create_all(aws.dynamodb(), aws.sqs(), os.environ["WEBHOOKS_TABLE_PREFIX"])
+    aws.reset()
+    yield create_all(aws.dynamodb(), aws.sqs(), os.environ["WEBHOOKS_TABLE_PREFIX"])
     aws.reset()
 
 
