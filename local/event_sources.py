@@ -130,8 +130,10 @@ class StreamPoller(_Poller):
     def __init__(self, name: str, handler: Handler, streams: Any, stream_arn: str,
                  region: str, batch_size: int = 100, max_retries: int = 10,
                  retry_delay: float = 0.2, on_failure: Callable[[dict[str, Any]], None]
-                 | None = None) -> None:
+                 | None = None, batching_window: float = 0) -> None:
         super().__init__(name, handler)
+        self._window = batching_window
+        self._gathering: set[str] = set()
         self._streams = streams
         self._arn = stream_arn
         self._region = region
@@ -163,6 +165,14 @@ class StreamPoller(_Poller):
             if not records:
                 self._iterators[shard_id] = response.get("NextShardIterator")
                 continue
+            if self._window and len(records) < self._batch_size and \
+                    shard_id not in self._gathering:
+                # MaximumBatchingWindowInSeconds: let more records gather, then read again
+                # from the same iterator
+                self._gathering.add(shard_id)
+                self._stop.wait(self._window)
+                return True
+            self._gathering.discard(shard_id)
             busy = True
             failed, _ = self._invoke({"Records": records})
             if failed == []:
@@ -234,16 +244,20 @@ class QueuePoller(_Poller):
 
 def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             on_stream_failure: Callable[[dict[str, Any]], None] | None = None,
-            queue_pollers: int = 4) -> list[_Poller]:
+            queue_pollers: int = 4, batching_window: float | None = None) -> list[_Poller]:
     """A poller for every stream and queue handler the Chalice ``app`` registers; the
-    handler invoked is ``module.<name>``, the object Lambda's handler string names."""
+    handler invoked is ``module.<name>``, the object Lambda's handler string names.
+    ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds."""
     pollers: list[_Poller] = []
     for source in app.event_sources:
         handler = getattr(module, source.name)
         if hasattr(source, "stream_arn"):
+            window = source.maximum_batching_window_in_seconds \
+                if batching_window is None else batching_window
             poller: _Poller = StreamPoller(source.name, handler, streams, source.stream_arn,
                                            region, batch_size=source.batch_size,
-                                           on_failure=on_stream_failure)
+                                           on_failure=on_stream_failure,
+                                           batching_window=window)
             poller.start()
         elif hasattr(source, "queue"):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]

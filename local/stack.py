@@ -6,7 +6,8 @@ line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
 
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001);
 0 picks a free port. For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the
-template's) and ``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from ``.chalice/config.json``;
+template's), ``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
+``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from ``.chalice/config.json``;
 variables already set in the environment win.
 """
 from __future__ import annotations
@@ -132,7 +133,9 @@ class LocalStack:
         self._pollers = event_sources.for_app(
             app_module.app, app_module, streams=aws.session().client(
                 "dynamodbstreams", config=aws.client_config()),
-            sqs=aws.sqs(), region=admin.LOCAL_REGION, on_stream_failure=on_stream_failure)
+            sqs=aws.sqs(), region=admin.LOCAL_REGION, on_stream_failure=on_stream_failure,
+            batching_window=float(os.environ["LOCAL_BATCHING_WINDOW_SECONDS"])
+            if os.environ.get("LOCAL_BATCHING_WINDOW_SECONDS") else None)
 
     def wait(self) -> None:
         self._stopped.wait()
