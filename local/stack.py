@@ -7,8 +7,8 @@ line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001);
 0 picks a free port. For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the
 template's), ``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
-``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from ``.chalice/config.json``;
-variables already set in the environment win.
+``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from
+``.chalice/config.json``; variables already set in the environment win.
 """
 from __future__ import annotations
 

@@ -171,7 +171,7 @@ def aws_client(stack: RunningStack, service: str) -> Any:
 
     return boto3.client(service, endpoint_url=stack.ready["aws_endpoint"],
                         region_name="eu-central-1", aws_access_key_id="local",
-                        aws_secret_access_key="local",  # noqa: S106 - moto takes any
+                        aws_secret_access_key="local",
                         config=Config(account_id_endpoint_mode="disabled"))
 
 

@@ -33,7 +33,7 @@ def aws_backend(monkeypatch: pytest.MonkeyPatch,
     """A reset moto with the service's tables and queues, under the dev stage's settings."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
+    urllib.request.urlopen(urllib.request.Request(
         moto_server.endpoint + "/moto-api/reset", method="POST"), timeout=10).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
     for name, value in admin.stage_environment("dev").items():
