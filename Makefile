@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= eu-central-1
 
-.PHONY: run test lint package clean
+.PHONY: run test lint package bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 package: $(STAMP)
 	rm -rf build/package
 	$(BIN)/chalice package --stage prod --merge-template infra/template.json build/package
+
+## bench: throughput, latency and AWS calls of the pipeline on the local stack (prints figures)
+bench: $(STAMP)
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

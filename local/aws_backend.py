@@ -8,7 +8,10 @@ run concurrently.
 """
 from __future__ import annotations
 
+import io
+import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,18 +26,53 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time, everything else as it comes."""
+    """WSGI middleware: one DynamoDB request at a time, everything else as it comes.
+
+    It also counts the AWS calls it serves by action and table or queue, for the
+    benchmark: ``GET /_local/calls`` answers the counts, ``DELETE /_local/calls`` resets
+    them.
+    """
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == "/_local/calls":
+            return self._calls(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        self._count(environ, target)
         if not target.startswith("DynamoDB_"):
             return self._app(environ, start_response)
         with self._lock:
             return list(self._app(environ, start_response))
+
+    def _count(self, environ: dict[str, Any], target: str) -> None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            request = json.loads(body) if body.startswith(b"{") else {}
+        except ValueError:
+            request = {}
+        action = target.rsplit(".", 1)[-1] or environ.get("QUERY_STRING", "")
+        where = request.get("TableName") or request.get("QueueUrl", "").rsplit("/", 1)[-1] \
+            or ",".join(sorted(request.get("RequestItems", {}))) or ""
+        if request.get("IndexName"):
+            where += "/" + request["IndexName"]
+        with self._count_lock:
+            self.calls[f"{action} {where}".strip()] += 1
+
+    def _calls(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        with self._count_lock:
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                self.calls.clear()
+            payload = json.dumps(dict(self.calls)).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(payload)))])
+        return [payload]
 
 
 class MotoBackend:

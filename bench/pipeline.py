@@ -1,0 +1,172 @@
+"""`make bench`: the pipeline's throughput, latency and AWS calls on the local stack.
+
+Starts the local stack (as `make run` does) with room for 10 webhooks per event, points 10
+webhooks of one event at 10 receivers on loopback, makes resource changes through the API
+and prints:
+
+- deliveries per second with the changes made as fast as 4 clients can, and the
+  change-to-receipt latency p50 / p95 under that load and, separately, for changes made
+  one at a time;
+- the AWS calls the fan-out and delivery handlers make per delivered notification
+  (counted by the embedded AWS endpoint, by action and table);
+- the same with 10 % of the receivers hanging;
+- the import time of `app` against a bare `import boto3`.
+
+A benchmark, not a test: it asserts nothing. Its figures depend on the machine; the README
+gives the ones measured there. Settings: BENCH_CHANGES (default 100), BENCH_CLIENTS (4).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import ApiUser, activate, start_stack  # noqa: E402
+from tests.receivers import Receiver  # noqa: E402
+
+WEBHOOKS = 10
+CHANGES = int(os.environ.get("BENCH_CHANGES", "100"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+SINGLE_CHANGES = 10  # made one at a time, for the unloaded latency
+TIMEOUT = 5  # seconds a hanging receiver costs each of its deliveries
+EVENT = "customer.created"
+
+# Calls the Lambda service makes for an event source mapping, not the functions.
+EVENT_SOURCE_ACTIONS = ("GetRecords", "GetShardIterator", "DescribeStream", "ReceiveMessage",
+                        "DeleteMessageBatch", "DeleteMessage", "GetQueueAttributes")
+# Tables only the API touches when a resource changes.
+API_TABLES = ("-api_keys", "-companies", "-counters", "-resources")
+
+
+class TimedReceiver(Receiver):
+    """A receiver that notes when each notification arrived."""
+
+    def arrivals(self) -> dict[int, float]:
+        return {json.loads(r.body)["payload"]["customer"]["id"]: r.received_at
+                for r in self.requests if "secret=" not in r.path}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def calls(aws_endpoint: str, reset: bool = False) -> dict[str, int]:
+    request = urllib.request.Request(aws_endpoint + "/_local/calls",  # noqa: S310 - loopback
+                                     method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return dict(json.loads(response.read()))
+
+
+def pipeline_calls(counts: dict[str, int]) -> dict[str, int]:
+    """The calls made by the fan-out and delivery functions."""
+    return {key: n for key, n in counts.items()
+            if not key.startswith(EVENT_SOURCE_ACTIONS)
+            and not any(table in key for table in API_TABLES)}
+
+
+def scenario(label: str, hanging_share: float) -> dict[str, Any]:
+    stack = start_stack({"WEBHOOKS_PLAN_LIMITS": f"enterprise={WEBHOOKS}",
+                         "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS": str(TIMEOUT),
+                         "WEBHOOKS_DELIVERY_CONNECT_TIMEOUT_SECONDS": "1"})
+    receivers = [TimedReceiver().start() for _ in range(WEBHOOKS)]
+    try:
+        user = ApiUser(stack.api, stack.ready["api_user"], stack.ready["api_key"],
+                       stack.ready["company_id"])
+        for receiver in receivers:
+            activate(user, receiver, EVENT)
+        hanging = receivers[:round(WEBHOOKS * hanging_share)]
+        healthy = receivers[len(hanging):]
+        for receiver in hanging:
+            receiver.delay = TIMEOUT * 5
+        changed_at: dict[int, float] = {}
+        lock = threading.Lock()
+
+        def change(index: int) -> None:
+            started = time.monotonic()
+            response = user.call("POST", "/v3/customers", {"name": f"Customer {index}"})
+            with lock:
+                changed_at[int(response.json()["data"]["id"])] = started
+
+        def wait_for(count: int) -> None:
+            deadline = time.monotonic() + 600
+            while any(len(r.arrivals()) < count for r in receivers):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{label}: deliveries did not all arrive")
+                time.sleep(0.01)
+
+        def latencies(ids: set[int]) -> list[float]:
+            return [arrived - changed_at[cid] for r in healthy
+                    for cid, arrived in r.arrivals().items() if cid in ids]
+
+        for index in range(SINGLE_CHANGES):  # one at a time: the unloaded latency
+            change(index)
+            wait_for(index + 1)
+        single = latencies(set(changed_at))
+
+        calls(stack.ready["aws_endpoint"], reset=True)
+        before = set(changed_at)
+        began = time.monotonic()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(change, range(SINGLE_CHANGES, SINGLE_CHANGES + CHANGES)))
+        wait_for(SINGLE_CHANGES + CHANGES)
+        loaded = latencies(set(changed_at) - before)
+        finished = max(max(r.arrivals().values()) for r in healthy)
+        time.sleep(0.5)  # let the last log writes land before counting
+        counted = pipeline_calls(calls(stack.ready["aws_endpoint"]))
+        delivered = CHANGES * len(healthy)
+        return {
+            "scenario": label,
+            "changes": CHANGES,
+            "webhooks_per_event": WEBHOOKS,
+            "hanging_receivers": len(hanging),
+            "deliveries_per_second": round(delivered / (finished - began), 1),
+            "latency_under_load_p50_ms": round(percentile(loaded, 0.5) * 1000),
+            "latency_under_load_p95_ms": round(percentile(loaded, 0.95) * 1000),
+            "latency_one_at_a_time_p50_ms": round(percentile(single, 0.5) * 1000),
+            "latency_one_at_a_time_p95_ms": round(percentile(single, 0.95) * 1000),
+            "aws_calls_per_delivered_notification": round(
+                sum(counted.values()) / (CHANGES * WEBHOOKS), 2),
+            "aws_calls_by_action": dict(sorted(counted.items())),
+        }
+    finally:
+        for receiver in receivers:
+            receiver.stop()
+        stack.stop()
+
+
+def import_time(statement: str, runs: int = 7) -> float:
+    """Median seconds a fresh interpreter spends on ``statement``."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
+    samples = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,  # noqa: S603
+                                    capture_output=True, text=True, check=True).stdout)
+               for _ in range(runs)]
+    return statistics.median(samples)
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}", flush=True)
+    for label, share in (("healthy receivers", 0.0), ("10% of receivers hanging", 0.1)):
+        print(json.dumps(scenario(label, share)), flush=True)
+    boto3_s = import_time("import boto3")
+    app_s = import_time("import app")
+    print(json.dumps({"import_boto3_ms": round(boto3_s * 1000, 1),
+                      "import_app_ms": round(app_s * 1000, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
