@@ -105,10 +105,13 @@ class _Poller:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2) -> None:
+        """Stop polling; a handler still running (a send to a slow receiver) is left to
+        the process's exit, as a Lambda's invocation ends with its container."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -36,15 +36,19 @@ class RunningStack:
     def moto_port(self) -> int:
         return int(urlsplit(self.ready["aws_endpoint"]).port or 0)
 
-    def stop(self, timeout: float = 15) -> None:
-        """SIGTERM the process group; return once every process in it closed its output."""
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the process group; return once every process in it closed its output
+        (fail, after killing it, if that takes longer than ``timeout``)."""
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        self.process.wait(timeout=timeout)
-        self.reader.join(timeout=timeout)  # EOF: the stack's own process has exited too
-        assert not self.reader.is_alive(), "the stack did not stop"
+        self.reader.join(timeout=timeout)  # EOF: every process of the group has exited
+        if self.reader.is_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise AssertionError("the stack did not stop on SIGTERM:\n"
+                                 + "".join(self.output[-30:]))
+        self.process.wait(timeout=5)
 
 
 def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
