@@ -88,7 +88,18 @@ def verify_webhook(webhook_id: str) -> Response:
 
 @app.route("/v2/webhooks/{webhook_id}/secret", methods=["GET"])
 def get_signing_secret(webhook_id: str) -> Response:
-    return api.ok(deliveries_api.secret(api.caller(), path_id(webhook_id)))
+    return api.ok(webhooks_api.secret(api.caller(), path_id(webhook_id)))
+
+
+@app.route("/v2/webhooks/{webhook_id}/secret/rotate", methods=["POST"])
+def rotate_signing_secret(webhook_id: str) -> Response:
+    return api.ok(webhooks_api.rotate_secret(api.caller(), path_id(webhook_id)))
+
+
+@app.route("/v2/webhooks/{webhook_id}/recover", methods=["POST"])
+def recover_deliveries(webhook_id: str) -> Response:
+    return api.ok(deliveries_api.recover(api.caller(), path_id(webhook_id),
+                                         api.request().raw_body), status=202)
 
 
 @app.route("/v2/webhooks/{webhook_id}/deliveries", methods=["GET"])

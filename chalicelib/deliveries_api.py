@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import delivery_log, inputs, queue, subscriptions, webhooks_api
+from chalicelib import clock, delivery_log, inputs, queue, settings, subscriptions, webhooks_api
 from chalicelib.auth import Caller
-from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 LIST_PARAMS = ("page", "items_per_page", "filter[status]")
@@ -52,6 +53,31 @@ def redeliver(caller: Caller, webhook_id: int, delivery_id: str) -> dict[str, An
     return delivery
 
 
-def secret(caller: Caller, webhook_id: int) -> dict[str, Any]:
-    """The webhook's signing secret (``whsec_…``)."""
-    return {"secret": webhooks_api.find(caller, webhook_id).signing_secret}
+def recover(caller: Caller, webhook_id: int, raw: bytes | str | None) -> dict[str, Any]:
+    """Send every failed delivery of the webhook since ``since`` again (same ids)."""
+    config = settings.get()
+    body = inputs.json_object(raw, max_bytes=config.max_body_bytes, allowed=("since",))
+    since_text = inputs.required_string(body, "since", max_length=40)
+    try:
+        since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unprocessable("since must be an ISO 8601 date and time, e.g. "
+                            "2026-05-10T17:02:00Z", path="since") from None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    now = clock.now()
+    earliest = now - config.recover_max_days * 86400
+    if not earliest <= since.timestamp() <= now:
+        raise Unprocessable(f"since must lie within the last {config.recover_max_days} days",
+                            path="since", type="NotBetween",
+                            details={"earliest": clock.iso(earliest), "latest": clock.iso(now)})
+    webhook = webhooks_api.find(caller, webhook_id)
+    if webhook.status != subscriptions.ACTIVE:
+        raise Conflict(f"the webhook is {webhook.status}; only active webhooks are sent to",
+                       type="WebhookNotActive")
+    failed = delivery_log.failed_since(webhook.webhook_id, since.timestamp())
+    messages = [delivery_log.message_of(webhook.webhook_id, d, caller.company.company_id)
+                for d in failed]
+    if queue.send(messages):
+        raise ServiceUnavailable("some deliveries could not be queued; recover again")
+    return {"queued": len(messages), "since": clock.iso(since.timestamp())}

@@ -2,20 +2,35 @@
 
 Runs on batches of SQS messages and sends a batch's notifications concurrently, so one
 slow receiver costs the others nothing beyond its own timeout. Token, URL, status and
-signing secret are read when sending: a webhook deleted meanwhile gets nothing, one that
+signing secrets are read when sending: a webhook deleted meanwhile gets nothing, one that
 is no longer active gets nothing and the log says why. Each send is vetted against SSRF
-again and pinned to the vetted address. A failed send is logged and reported back
-(``batchItemFailures``) so that the queue offers it again; after ``max_attempts`` receipts
-the delivery is ``failed``.
+again and pinned to the vetted address.
+
+A failed attempt is logged and its message hidden in the queue until the next attempt is
+due (the retry schedule, or a longer ``Retry-After``), then reported back
+(``batchItemFailures``) so that SQS offers it again. After the last attempt the delivery
+is ``failed``. Every attempt also updates the endpoint's health: 410 Gone disables the
+webhook at once, and so does failing without a break for ``disable_after_seconds``.
 """
 from __future__ import annotations
 
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import clock, delivery_log, outbound, settings, signing, subscriptions, urlguard
+from chalicelib import (
+    aws,
+    clock,
+    delivery_log,
+    outbound,
+    retry,
+    settings,
+    signing,
+    subscriptions,
+    urlguard,
+)
 from chalicelib.outbound import Outcome
 from chalicelib.settings import Settings
 from chalicelib.subscriptions import Webhook
@@ -24,6 +39,18 @@ log = logging.getLogger("webhooks.delivery")
 
 MESSAGE_FIELDS = frozenset({"delivery_id", "company_id", "webhook_id", "event_name",
                             "resource_type", "resource_id", "occurred_at", "trigger"})
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one message: finished with, or to be offered again after
+    ``retry_in`` seconds."""
+
+    done: bool
+    retry_in: int | None = None
+
+
+FINISHED = Result(True)
 
 
 def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
@@ -48,13 +75,6 @@ def _parse(record: dict[str, Any]) -> dict[str, Any] | None:
     return message
 
 
-def _receive_count(record: dict[str, Any]) -> int:
-    try:
-        return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-    except ValueError:
-        return 1
-
-
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Send a batch of queued deliveries; report the messages to offer again."""
     config = settings.get()
@@ -69,50 +89,57 @@ def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"batchItemFailures": []}
     webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"]) for _, m in work})
 
-    def one(item: tuple[dict[str, Any], dict[str, Any]]) -> bool:
-        record, message = item
+    def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
+        _, message = item
         webhook = webhooks.get((message["company_id"], message["webhook_id"]))
         try:
-            return deliver_one(message, webhook, _receive_count(record), config)
+            return deliver_one(message, webhook, config)
         except Exception:
             log.exception("delivery %s failed unexpectedly", message["delivery_id"])
-            return False
+            return Result(False)
 
     with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency, len(work))) as pool:
-        done = list(pool.map(one, work))
+        results = list(pool.map(one, work))
+    again = [(record, result) for (record, _), result in zip(work, results, strict=True)
+             if not result.done]
+    _hide_until_due([(record, result.retry_in) for record, result in again
+                     if result.retry_in is not None])
     return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}
-                                  for (record, _), ok in zip(work, done, strict=True)
-                                  if not ok]}
+                                  for record, _ in again]}
 
 
-def deliver_one(message: dict[str, Any], webhook: Webhook | None, receive_count: int,
-                config: Settings) -> bool:
-    """Attempt one delivery; True when the message is finished with (sent, or nothing is
-    to be sent), False when it should be offered again."""
+def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settings) -> Result:
+    """Attempt one delivery and log it."""
     if webhook is None:
-        return True  # deleted: nothing to send, nobody to tell
+        return FINISHED  # deleted: nothing to send, nobody to tell
     manual = message["trigger"] == "manual"
     attempt = delivery_log.claim(message, lease_seconds=config.delivery_timeout_seconds + 30,
                                  retention_days=config.delivery_log_retention_days,
                                  manual=manual)
     if attempt == delivery_log.DONE:
-        return True  # a duplicate of a message already dealt with
+        return FINISHED  # a duplicate of a message already dealt with
     if attempt == delivery_log.BUSY:
-        return False  # another worker is sending it; if that fails, this copy retries
+        return Result(False)  # another worker is sending it; if that fails, this copy retries
     assert isinstance(attempt, int)
     started = clock.now()
-    if webhook.status != subscriptions.ACTIVE:
-        outcome = Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}")
-    else:
-        outcome = _send(message, webhook, config)
-    final = manual or webhook.status != subscriptions.ACTIVE or \
-        receive_count >= config.max_attempts
+    active = webhook.status == subscriptions.ACTIVE
+    outcome = _send(message, webhook, config) if active else \
+        Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}"
+                + (f" ({webhook.disabled_reason})" if webhook.disabled_reason else ""))
+    delay = None
+    if not outcome.succeeded and active and not manual and outcome.status_code != 410:
+        delay = retry.next_delay(
+            attempt, config.retry_schedule, status_code=outcome.status_code,
+            retry_after=retry.parse_retry_after(outcome.retry_after, clock.now()),
+            retry_after_cap=config.retry_after_cap_seconds)
     status = delivery_log.DELIVERED if outcome.succeeded else \
-        delivery_log.FAILED if final else delivery_log.PENDING
+        delivery_log.PENDING if delay is not None else delivery_log.FAILED
     delivery_log.record(message, delivery_log.attempt_entry(
         attempt, message["trigger"], started, outcome.duration_ms, outcome.status_code,
-        outcome.error, outcome.body), status)
-    return status != delivery_log.PENDING
+        outcome.error, outcome.body, next_attempt_in=delay), status)
+    if active:
+        _note_health(webhook, outcome, started, config)
+    return FINISHED if delay is None else Result(False, delay)
 
 
 def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcome:
@@ -122,8 +149,40 @@ def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcom
     except urlguard.UrlNotAllowed as refused:
         return Outcome(None, "", 0, f"not sent: {refused.message}")
     body = notification_body(message, webhook)
-    headers = signing.headers(webhook.signing_secret, message["delivery_id"],
-                              int(clock.now()), body)
+    now = clock.now()
+    headers = signing.headers(webhook.signing_secrets(now), message["delivery_id"], int(now),
+                              body)
     return outbound.post(vetted, body.encode("utf-8"), headers,
                          connect_timeout=config.delivery_connect_timeout_seconds,
                          total_timeout=config.delivery_timeout_seconds)
+
+
+def _note_health(webhook: Webhook, outcome: Outcome, when: float, config: Settings) -> None:
+    health = subscriptions.record_health(webhook, outcome.succeeded, when)
+    if outcome.status_code == 410:
+        reason = "the endpoint answered 410 Gone"
+    elif health.failing_since is not None and \
+            when - health.failing_since >= config.disable_after_seconds:
+        reason = (f"every delivery failed for {config.disable_after_seconds // 3600} hours "
+                  f"({health.consecutive_failures} attempts)")
+    else:
+        return
+    if subscriptions.disable(webhook, reason):
+        log.warning("webhook %s disabled: %s", webhook.webhook_id, reason)
+
+
+def _hide_until_due(retries: list[tuple[dict[str, Any], int]]) -> None:
+    """Keep each message out of sight until its next attempt is due (SQS visibility; up to
+    12 h). If this fails the message comes back after the queue's own visibility timeout,
+    which is early but loses nothing."""
+    if not retries:
+        return
+    url = aws.queue_url(settings.get().delivery_queue_name)
+    for start in range(0, len(retries), 10):
+        entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
+                    "VisibilityTimeout": delay}
+                   for i, (record, delay) in enumerate(retries[start:start + 10])]
+        try:
+            aws.sqs().change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        except Exception:
+            log.exception("cannot schedule %d retries", len(entries))

@@ -97,11 +97,14 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str) -> Non
 
 
 def attempt_entry(number: int, trigger: str, requested_at: float, duration_ms: int,
-                  status_code: int | None, error: str | None, body: str) -> dict[str, Any]:
-    """One attempt as the log keeps it."""
+                  status_code: int | None, error: str | None, body: str,
+                  next_attempt_in: int | None = None) -> dict[str, Any]:
+    """One attempt as the log keeps it; ``next_attempt_at`` when another one is due."""
     return {"attempt": number, "trigger": trigger, "requested_at": clock.iso(requested_at),
             "duration_ms": duration_ms, "status_code": status_code, "error": error,
-            "response_body": body[:RESPONSE_BODY_CHARS]}
+            "response_body": body[:RESPONSE_BODY_CHARS],
+            "next_attempt_at": clock.iso(requested_at + duration_ms / 1000 + next_attempt_in)
+            if next_attempt_in is not None else None}
 
 
 def _json(values: dict[str, Any], with_attempts: bool) -> dict[str, Any]:
@@ -157,3 +160,20 @@ def message_of(webhook_id: int, delivery: dict[str, Any], company_id: int) -> di
             "event_name": delivery["event_name"], "resource_type": delivery["resource_type"],
             "resource_id": delivery["resource_id"], "occurred_at": delivery["occurred_at"],
             "trigger": "manual"}
+
+
+def failed_since(webhook_id: int, since: float) -> list[dict[str, Any]]:
+    """The webhook's failed deliveries of changes since ``since`` (epoch seconds): their
+    ids begin with the change's time, so this is one key-range query."""
+    lowest = f"msg_{int(since * 1000):012x}"
+    pages = aws.dynamodb().get_paginator("query").paginate(
+        TableName=aws.table_name(TABLE),
+        KeyConditionExpression="webhook_id = :w AND delivery_id BETWEEN :lo AND :hi",
+        FilterExpression="#status = :failed",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":w": {"N": str(webhook_id)}, ":lo": {"S": lowest},
+                                   ":hi": {"S": "msg_g"}, ":failed": {"S": FAILED}},
+        ProjectionExpression=", ".join(_SUMMARY),
+    )
+    return [_json(aws.from_attributes(item), False)
+            for page in pages for item in page.get("Items", [])]

@@ -32,6 +32,7 @@ class Outcome:
     body: str
     duration_ms: int
     error: str | None = None
+    retry_after: str | None = None  # the Retry-After header, as sent
 
     @property
     def succeeded(self) -> bool:
@@ -88,7 +89,8 @@ def post(vetted: VettedUrl, body: bytes, headers: Mapping[str, str], *,
         finally:
             response.close()
         return Outcome(response.status, answer.decode("utf-8", "replace"),
-                       int((time.monotonic() - started) * 1000))
+                       int((time.monotonic() - started) * 1000),
+                       retry_after=response.headers.get("Retry-After"))
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome, not a crash
         return Outcome(None, "", int((time.monotonic() - started) * 1000), _describe(exc))
     finally:

@@ -18,6 +18,9 @@ DEFAULT_BUDGET_NOTIFICATION_PLANS = "trial,enterprise"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: After a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (see chalicelib.retry).
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
 #: Chalice needs a stream ARN when app.py is imported; the deployment template wires the
 #: real stream of the resources table to the function, and the local stack sets the real
 #: ARN of its moto stream.
@@ -50,7 +53,11 @@ class Settings:
     delivery_timeout_seconds: float = 15.0
     delivery_concurrency: int = 10
     delivery_log_retention_days: int = 30
-    max_attempts: int = 8
+    retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    retry_after_cap_seconds: int = 3600
+    disable_after_seconds: int = 5 * 86400
+    secret_grace_seconds: int = 86400
+    recover_max_days: int = 14
 
     def table(self, name: str) -> str:
         """The DynamoDB table name of one of the service's tables."""
@@ -148,9 +155,27 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         delivery_log_retention_days=int(
             _number(env.get("WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", "30"),
                     "WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", int)),
-        max_attempts=int(_number(env.get("WEBHOOKS_MAX_ATTEMPTS", "8"),
-                                 "WEBHOOKS_MAX_ATTEMPTS", int)),
+        retry_schedule=_schedule(env.get("WEBHOOKS_RETRY_SCHEDULE")),
+        retry_after_cap_seconds=int(_number(env.get("WEBHOOKS_RETRY_AFTER_CAP_SECONDS", "3600"),
+                                            "WEBHOOKS_RETRY_AFTER_CAP_SECONDS", int)),
+        disable_after_seconds=int(_number(env.get("WEBHOOKS_DISABLE_AFTER_SECONDS", "432000"),
+                                          "WEBHOOKS_DISABLE_AFTER_SECONDS", int)),
+        secret_grace_seconds=int(_number(env.get("WEBHOOKS_SECRET_GRACE_SECONDS", "86400"),
+                                         "WEBHOOKS_SECRET_GRACE_SECONDS", int)),
+        recover_max_days=int(_number(env.get("WEBHOOKS_RECOVER_MAX_DAYS", "14"),
+                                     "WEBHOOKS_RECOVER_MAX_DAYS", int)),
     )
+
+
+def _schedule(value: str | None) -> tuple[int, ...]:
+    from chalicelib.retry import parse_schedule
+
+    if value is None or not value.strip():
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        return parse_schedule(value)
+    except ValueError as error:
+        raise SettingError(str(error)) from None
 
 
 @cache

@@ -20,13 +20,17 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def headers(secret: str, message_id: str, timestamp: int, body: str) -> dict[str, str]:
-    """The three Standard Webhooks headers for one request."""
+def headers(secrets: list[str], message_id: str, timestamp: int,
+            body: str) -> dict[str, str]:
+    """The three Standard Webhooks headers for one request, signed by every secret given
+    (the current one, and during a rotation's grace period the previous one as well:
+    ``v1,<sig> v1,<sig>``, of which a receiver needs to check just one)."""
     from standardwebhooks.webhooks import Webhook
 
     sent_at = datetime.fromtimestamp(timestamp, tz=UTC)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": Webhook(secret).sign(message_id, sent_at, body),
+        "webhook-signature": " ".join(Webhook(secret).sign(message_id, sent_at, body)
+                                      for secret in secrets),
     }

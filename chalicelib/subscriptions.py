@@ -53,6 +53,18 @@ class PendingValidation:
 
 
 @dataclass(frozen=True)
+class Health:
+    """How the endpoint has been doing, kept by the delivery worker beside the webhook
+    (in its own item, so the API's edits and the worker's updates never overwrite each
+    other)."""
+
+    last_delivery_at: str | None = None
+    last_success_at: str | None = None
+    consecutive_failures: int = 0
+    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
 class Webhook:
     company_id: int
     webhook_id: int
@@ -66,6 +78,19 @@ class Webhook:
     validated_at: str | None = None
     validation: PendingValidation | None = None
     version: int = 1
+    previous_signing_secret: str | None = field(default=None, repr=False)
+    previous_secret_expires_at: float | None = None
+    disabled_reason: str | None = None
+    health: Health = field(default_factory=Health, compare=False)
+
+    def signing_secrets(self, now: float) -> list[str]:
+        """The secrets that sign a notification now: the current one, and the previous
+        one during its grace period after a rotation."""
+        secrets = [self.signing_secret]
+        if self.previous_signing_secret and self.previous_secret_expires_at is not None \
+                and now < self.previous_secret_expires_at:
+            secrets.append(self.previous_signing_secret)
+        return secrets
 
     @property
     def webhook_type(self) -> str:
@@ -90,11 +115,19 @@ class Webhook:
             "updated_at": self.updated_at,
             "validated_at": self.validated_at,
             "pending_validation": pending,
+            "disabled_reason": self.disabled_reason,
+            "last_delivery_at": self.health.last_delivery_at,
+            "last_success_at": self.health.last_success_at,
+            "consecutive_failures": self.health.consecutive_failures,
         }
 
 
 def _sk(webhook_id: int) -> str:
     return f"webhook#{webhook_id:015d}"
+
+
+def _health_sk(webhook_id: int) -> str:
+    return _sk(webhook_id) + "#health"
 
 
 def _key(company_id: int, sk: str) -> dict[str, Any]:
@@ -115,8 +148,10 @@ def _item(webhook: Webhook) -> dict[str, Any]:
         "version": webhook.version,
         "signing_secret": webhook.signing_secret,
     }
-    if webhook.validated_at:
-        values["validated_at"] = webhook.validated_at
+    for name in ("validated_at", "previous_signing_secret", "previous_secret_expires_at",
+                 "disabled_reason"):
+        if getattr(webhook, name) is not None:
+            values[name] = getattr(webhook, name)
     if webhook.validation is not None:
         values["validation"] = {
             "secret_hash": webhook.validation.secret_hash,
@@ -145,7 +180,30 @@ def _webhook(item: dict[str, Any]) -> Webhook:
         validation=PendingValidation(**pending) if pending else None,
         version=values["version"],
         signing_secret=values["signing_secret"],
+        previous_signing_secret=values.get("previous_signing_secret"),
+        previous_secret_expires_at=values.get("previous_secret_expires_at"),
+        disabled_reason=values.get("disabled_reason"),
     )
+
+
+def _health(item: dict[str, Any]) -> Health:
+    values = aws.from_attributes(item)
+    return Health(values.get("last_delivery_at"), values.get("last_success_at"),
+                  values.get("consecutive_failures", 0), values.get("failing_since"))
+
+
+def _with_health(items: list[dict[str, Any]]) -> list[Webhook]:
+    """Webhook items with their health items (which sort right after them) folded in."""
+    webhooks: dict[str, Webhook] = {}
+    health: dict[str, Health] = {}
+    for item in items:
+        sk = item["sk"]["S"]
+        if sk.endswith("#health"):
+            health[sk.removesuffix("#health")] = _health(item)
+        else:
+            webhooks[sk] = _webhook(item)
+    return [replace(w, health=health[sk]) if sk in health else w
+            for sk, w in webhooks.items()]
 
 
 def _quota_update(company_id: int, webhook_type: str, delta: int,
@@ -220,12 +278,17 @@ def _transact(items: list[dict[str, Any]]) -> None:
 
 def get(company_id: int, webhook_id: int) -> Webhook:
     """One webhook of the company, or ``NotFound`` (also for other companies' webhooks)."""
-    response = aws.dynamodb().get_item(TableName=aws.table_name(TABLE),
-                                       Key=_key(company_id, _sk(webhook_id)),
-                                       ConsistentRead=True)
-    if "Item" not in response:
+    response = aws.dynamodb().query(
+        TableName=aws.table_name(TABLE),
+        KeyConditionExpression="company_id = :c AND begins_with(sk, :sk)",
+        ExpressionAttributeValues={":c": {"N": str(company_id)},
+                                   ":sk": {"S": _sk(webhook_id)}},
+        ConsistentRead=True,
+    )
+    found = _with_health(response.get("Items", []))
+    if not found:
         raise NotFound(f"no webhook {webhook_id}", path="id")
-    return _webhook(response["Item"])
+    return found[0]
 
 
 def list_for(company_id: int) -> list[Webhook]:
@@ -238,7 +301,7 @@ def list_for(company_id: int) -> list[Webhook]:
                                    ":prefix": {"S": "webhook#"}},
         ConsistentRead=True,
     )
-    return [_webhook(item) for page in pages for item in page.get("Items", [])]
+    return _with_health([item for page in pages for item in page.get("Items", [])])
 
 
 def usage(company_id: int) -> dict[str, int]:
@@ -354,27 +417,79 @@ def delete(current: Webhook) -> None:
             }},
             _quota_update(current.company_id, current.webhook_type, -1),
             _token_delete(current.company_id, current.token),
+            {"Delete": {"TableName": aws.table_name(TABLE),
+                        "Key": _key(current.company_id, _health_sk(current.webhook_id))}},
         ])
     except _Cancelled:
         raise _changed_meanwhile() from None
 
 
 def get_many(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Webhook]:
-    """Several webhooks by ``(company_id, webhook_id)`` in one BatchGetItem per 100;
-    missing ones are absent from the result."""
+    """Several webhooks (with their health) by ``(company_id, webhook_id)``, one
+    BatchGetItem per 50; missing ones are absent from the result."""
     client = aws.dynamodb()
     table = aws.table_name(TABLE)
     ordered = sorted(keys)
-    found: dict[tuple[int, int], Webhook] = {}
-    for start in range(0, len(ordered), 100):
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(ordered), 50):
         request: dict[str, Any] = {table: {
-            "Keys": [_key(c, _sk(w)) for c, w in ordered[start:start + 100]],
+            "Keys": [key for c, w in ordered[start:start + 50]
+                     for key in (_key(c, _sk(w)), _key(c, _health_sk(w)))],
             "ConsistentRead": True,
         }}
         while request:
             response = client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                webhook = _webhook(item)
-                found[(webhook.company_id, webhook.webhook_id)] = webhook
+            items += response["Responses"].get(table, [])
             request = response.get("UnprocessedKeys") or {}
-    return found
+    items.sort(key=lambda item: (item["company_id"]["N"], item["sk"]["S"]))
+    return {(w.company_id, w.webhook_id): w for w in _with_health(items)}
+
+
+def record_health(webhook: Webhook, succeeded: bool, when: float) -> Health:
+    """Note a delivery attempt's outcome on the endpoint's health; the new health."""
+    at = clock.iso(when)
+    if succeeded:
+        update = ("SET last_delivery_at = :at, last_success_at = :at, "
+                  "consecutive_failures = :zero REMOVE failing_since")
+        values: dict[str, Any] = {":at": at, ":zero": 0}
+    else:
+        update = ("SET last_delivery_at = :at, failing_since = if_not_exists(failing_since, "
+                  ":when) ADD consecutive_failures :one")
+        values = {":at": at, ":when": int(when), ":one": 1}
+    response = aws.dynamodb().update_item(
+        TableName=aws.table_name(TABLE),
+        Key=_key(webhook.company_id, _health_sk(webhook.webhook_id)),
+        UpdateExpression=update, ExpressionAttributeValues=aws.to_attributes(values),
+        ReturnValues="ALL_NEW")
+    return _health(response["Attributes"])
+
+
+def clear_failures(webhook: Webhook) -> None:
+    """Forget a failure streak (a webhook validated again starts afresh)."""
+    aws.dynamodb().update_item(
+        TableName=aws.table_name(TABLE),
+        Key=_key(webhook.company_id, _health_sk(webhook.webhook_id)),
+        UpdateExpression="SET consecutive_failures = :zero REMOVE failing_since",
+        ExpressionAttributeValues={":zero": {"N": "0"}})
+
+
+def disable(webhook: Webhook, reason: str) -> bool:
+    """Take an active webhook out of service (deliveries stop; a new validation brings it
+    back). False when it was no longer active anyway."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=aws.table_name(TABLE),
+            Key=_key(webhook.company_id, _sk(webhook.webhook_id)),
+            UpdateExpression=("SET #status = :disabled, disabled_reason = :reason, "
+                              "updated_at = :now ADD version :one REMOVE active_key"),
+            ConditionExpression="#status = :active",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=aws.to_attributes({
+                ":disabled": DISABLED, ":reason": reason, ":now": clock.now_iso(),
+                ":one": 1, ":active": ACTIVE}),
+        )
+    except Exception as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

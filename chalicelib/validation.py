@@ -97,9 +97,12 @@ def verify(webhook: Webhook, secret: str, settings: Settings) -> Webhook:
         raise SecretExpired("the validation secret has expired: request a new validation",
                             path="secret")
     if hmac.compare_digest(_hash(secret), pending.secret_hash):
-        return subscriptions.save(webhook, replace(
+        active = subscriptions.save(webhook, replace(
             webhook, status=subscriptions.ACTIVE, validated_at=clock.now_iso(),
-            validation=None))
+            validation=None, disabled_reason=None))
+        subscriptions.clear_failures(active)
+        return replace(active, health=replace(active.health, consecutive_failures=0,
+                                              failing_since=None))
     left = pending.attempts_left - 1
     subscriptions.save(webhook, replace(
         webhook, validation=replace(pending, attempts_left=left) if left > 0 else None))

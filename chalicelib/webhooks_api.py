@@ -5,9 +5,19 @@ Every function takes the authenticated ``Caller`` and touches only the caller's 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from chalicelib import catalogue, inputs, plans, settings, subscriptions, urlguard
+from chalicelib import (
+    catalogue,
+    clock,
+    inputs,
+    plans,
+    settings,
+    signing,
+    subscriptions,
+    urlguard,
+)
 from chalicelib.auth import Caller
 from chalicelib.errors import Unprocessable
 from chalicelib.subscriptions import Webhook
@@ -116,3 +126,25 @@ def secret_from(raw_body: bytes | str | None) -> str:
     body = inputs.json_object(raw_body, max_bytes=settings.get().max_body_bytes,
                               allowed=("secret",))
     return inputs.required_string(body, "secret", max_length=100)
+
+
+def secret(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    """The webhook's signing secret, and during a rotation's grace period the previous one."""
+    webhook = find(caller, webhook_id)
+    in_grace = len(webhook.signing_secrets(clock.now())) > 1
+    return {
+        "secret": webhook.signing_secret,
+        "previous_secret": webhook.previous_signing_secret if in_grace else None,
+        "previous_secret_expires_at": clock.iso(webhook.previous_secret_expires_at)
+        if in_grace and webhook.previous_secret_expires_at is not None else None,
+    }
+
+
+def rotate_secret(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    """A new signing secret; the old one keeps signing too for the grace period."""
+    webhook = find(caller, webhook_id)
+    subscriptions.save(webhook, replace(
+        webhook, signing_secret=signing.new_secret(),
+        previous_signing_secret=webhook.signing_secret,
+        previous_secret_expires_at=int(clock.now()) + settings.get().secret_grace_seconds))
+    return secret(caller, webhook_id)

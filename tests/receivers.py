@@ -35,6 +35,8 @@ class Receiver:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
+    #: answers ``(status, headers)`` to give first, in order; then ``status`` and ``headers``
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
@@ -56,10 +58,12 @@ class Receiver:
                     receiver.requests.append(Received("POST", self.path,
                                                       dict(self.headers.items()), body))
                     receiver._changed.notify_all()
+                    status, headers = receiver.script.pop(0) if receiver.script \
+                        else (receiver.status, receiver.headers)
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                self.send_response(receiver.status)
-                for name, value in receiver.headers.items():
+                self.send_response(status)
+                for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()

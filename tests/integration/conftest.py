@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ APPLICATION = "integration-tests;dev@example.com"
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoBackend]:
     """moto's server on loopback, as the local stack runs it (DynamoDB requests atomic)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     backend = MotoBackend().start()
     yield backend
     backend.stop()

@@ -3,6 +3,7 @@ from moto's own stream records and queue messages."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +11,7 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from chalicelib import aws, delivery_log, subscriptions
+from chalicelib import aws, delivery_log, settings, subscriptions
 from local.event_sources import sqs_event_record, stream_event_record
 from local.infra import LocalInfrastructure
 from tests.integration.conftest import Tenant
@@ -161,7 +162,10 @@ def _refuse_all(**kwargs: Any) -> dict[str, Any]:
                                           "Code": "InternalError"} for e in kwargs["Entries"]]}
 
 
-def test_a_failed_send_is_logged_and_offered_again(tenant: Tenant, pipeline: Pipeline) -> None:
+def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
+        tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", "1")  # two attempts, one second apart
+    settings.get.cache_clear()
     failing = Receiver(status=503, body=b"maintenance").start()
     try:
         webhook_id = subscribe(tenant, "service.created", failing.url)
@@ -172,18 +176,26 @@ def test_a_failed_send_is_logged_and_offered_again(tenant: Tenant, pipeline: Pip
             "batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
         (entry,) = delivery_log.list_for(webhook_id)
         assert (entry["status"], entry["last_status_code"]) == ("pending", 503)
-        attempts = delivery_log.get(webhook_id, entry["id"])["attempts"]
-        assert attempts[0]["response_body"] == "maintenance"
+        (attempt,) = delivery_log.get(webhook_id, entry["id"])["attempts"]
+        assert attempt["response_body"] == "maintenance"
+        assert attempt["next_attempt_at"] is not None
 
-        # the queue offers it again; once it has been received max_attempts times it is failed
-        last = {**message, "attributes": {**message["attributes"],
-                                          "ApproximateReceiveCount": "8"}}
-        assert pipeline.deliver([last]) == {"batchItemFailures": []}
+        # hidden until the attempt is due, then offered again
+        assert pipeline.messages() == []
+        deadline = time.monotonic() + 10
+        while not (again := pipeline.messages()):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert pipeline.deliver(again) == {"batchItemFailures": []}  # the last attempt
         entry = delivery_log.get(webhook_id, entry["id"])
         assert (entry["status"], entry["attempt_count"]) == ("failed", 2)
+        assert entry["attempts"][-1]["next_attempt_at"] is None
         assert len(failing.requests) == 2
         assert failing.requests[0].headers["webhook-id"] == \
             failing.requests[1].headers["webhook-id"]
+        webhook = tenant.call("GET", f"/v2/webhooks/{webhook_id}").json_body["data"]
+        assert webhook["consecutive_failures"] == 2
+        assert webhook["last_success_at"] is None and webhook["last_delivery_at"]
     finally:
         failing.stop()
 

@@ -23,7 +23,7 @@ def test_secrets_are_whsec_and_32_random_bytes() -> None:
 def test_the_reference_verifier_accepts_our_signature() -> None:
     secret = signing.new_secret()
     body = '{"a": 1}'
-    headers = signing.headers(secret, "msg_1", int(time.time()), body)
+    headers = signing.headers([secret], "msg_1", int(time.time()), body)
     assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert headers["webhook-signature"].startswith("v1,")
     assert Verifier(secret).verify(body, headers) == {"a": 1}
@@ -31,11 +31,29 @@ def test_the_reference_verifier_accepts_our_signature() -> None:
 
 def test_a_wrong_secret_or_a_changed_body_fails_verification() -> None:
     secret = signing.new_secret()
-    headers = signing.headers(secret, "msg_1", int(time.time()), '{"a": 1}')
+    headers = signing.headers([secret], "msg_1", int(time.time()), '{"a": 1}')
     with pytest.raises(WebhookVerificationError):
         Verifier(signing.new_secret()).verify('{"a": 1}', headers)
     with pytest.raises(WebhookVerificationError):
         Verifier(secret).verify('{"a": 2}', headers)
+
+
+def test_during_a_rotation_old_and_new_secrets_both_sign() -> None:
+    old, new = signing.new_secret(), signing.new_secret()
+    headers = signing.headers([new, old], "msg_1", int(time.time()), "{}")
+    assert headers["webhook-signature"].count("v1,") == 2
+    assert Verifier(old).verify("{}", headers) == {}
+    assert Verifier(new).verify("{}", headers) == {}
+    with pytest.raises(WebhookVerificationError):
+        Verifier(signing.new_secret()).verify("{}", headers)
+
+
+def test_the_previous_secret_signs_only_until_its_grace_period_ends() -> None:
+    webhook = Webhook(1, 2, "team.created", "https://x.example/", "t", "active", "t", "t",
+                      signing_secret="whsec_new", previous_signing_secret="whsec_old",
+                      previous_secret_expires_at=1000)
+    assert webhook.signing_secrets(999) == ["whsec_new", "whsec_old"]
+    assert webhook.signing_secrets(1000) == ["whsec_new"]
 
 
 def change(**overrides: object) -> Change:
