@@ -12,6 +12,7 @@ template's), ``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) an
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -54,7 +55,9 @@ class LocalStack:
     def __init__(self, port: int, moto_port: int) -> None:
         self.port = port
         self.moto_port = moto_port
-        self._stopped = threading.Event()
+        # A plain flag, not a threading.Event: the signal handler sets it, and Event.set()
+        # in a handler can deadlock on the lock the interrupted Event.wait() holds.
+        self._stop_requested = False
         self._moto: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
@@ -138,10 +141,11 @@ class LocalStack:
             if os.environ.get("LOCAL_BATCHING_WINDOW_SECONDS") else None)
 
     def wait(self) -> None:
-        self._stopped.wait()
+        while not self._stop_requested:
+            time.sleep(0.1)
 
     def stop(self, *_: Any) -> None:
-        self._stopped.set()
+        self._stop_requested = True
 
     def shutdown(self) -> None:
         for poller in self._pollers:
@@ -154,6 +158,7 @@ class LocalStack:
 
 def main() -> int:
     os.chdir(PROJECT)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     stack = LocalStack(_port("PORT", DEFAULT_PORT), _port("MOTO_PORT", DEFAULT_MOTO_PORT))
     signal.signal(signal.SIGTERM, stack.stop)
     signal.signal(signal.SIGINT, stack.stop)

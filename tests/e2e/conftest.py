@@ -45,9 +45,11 @@ class RunningStack:
             pass
         self.reader.join(timeout=timeout)  # EOF: every process of the group has exited
         if self.reader.is_alive():
+            os.killpg(self.process.pid, signal.SIGUSR1)  # the stack prints its threads
+            self.reader.join(timeout=2)
             os.killpg(self.process.pid, signal.SIGKILL)
             raise AssertionError("the stack did not stop on SIGTERM:\n"
-                                 + "".join(self.output[-30:]))
+                                 + "".join(self.output[-80:]))
         self.process.wait(timeout=5)
 
 
