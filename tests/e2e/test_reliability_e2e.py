@@ -146,7 +146,9 @@ def test_connection_refused_and_timeouts_are_failures_that_retry(user: ApiUser) 
         change(user)
         refused_log = only_delivery(user, refused, "failed")
         assert len(refused_log["attempts"]) == ATTEMPTS
-        assert all("refused" in a["error"] for a in refused_log["attempts"])
+        errors = [(a["status_code"], a["error"]) for a in refused_log["attempts"]]
+        assert all(code is None and error.startswith("connection failed")
+                   for code, error in errors), errors
         slow_log = only_delivery(user, timing_out, "failed", timeout=30)
         assert len(slow_log["attempts"]) == ATTEMPTS
         assert all("timeout" in a["error"] for a in slow_log["attempts"])
