@@ -134,6 +134,12 @@ def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     return delivery.deliver([record.to_dict() for record in event])
 
 
+@app.on_sqs_message(queue=settings.get().slow_queue_name, batch_size=10)
+def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
+    """The slow lane: deliveries to endpoints that are failing, apart from the rest."""
+    return delivery.deliver([record.to_dict() for record in event], slow_lane=True)
+
+
 # --- the Clockodo resource API -------------------------------------------------------------
 
 def _resource_routes(resource: ResourceType) -> None:

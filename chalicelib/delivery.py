@@ -25,6 +25,7 @@ from chalicelib import (
     clock,
     delivery_log,
     outbound,
+    queue,
     retry,
     settings,
     signing,
@@ -75,8 +76,13 @@ def _parse(record: dict[str, Any]) -> dict[str, Any] | None:
     return message
 
 
-def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Send a batch of queued deliveries; report the messages to offer again."""
+def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[str, Any]:
+    """Send a batch of queued deliveries; report the messages to offer again.
+
+    On the main queue, deliveries to an endpoint whose last attempt failed are not sent
+    but moved to the slow lane (a queue of its own, with its own workers): an endpoint
+    that hangs then holds up only other failing endpoints, never the healthy ones.
+    """
     config = settings.get()
     work: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for record in records:
@@ -88,6 +94,10 @@ def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
     if not work:
         return {"batchItemFailures": []}
     webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"]) for _, m in work})
+    if not slow_lane:
+        work = _move_failing_to_slow_lane(work, webhooks, config)
+        if not work:
+            return {"batchItemFailures": []}
 
     def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
         _, message = item
@@ -103,7 +113,8 @@ def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
     again = [(record, result) for (record, _), result in zip(work, results, strict=True)
              if not result.done]
     _hide_until_due([(record, result.retry_in) for record, result in again
-                     if result.retry_in is not None])
+                     if result.retry_in is not None],
+                    config.slow_queue_name if slow_lane else config.delivery_queue_name)
     return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}
                                   for record, _ in again]}
 
@@ -171,13 +182,31 @@ def _note_health(webhook: Webhook, outcome: Outcome, when: float, config: Settin
         log.warning("webhook %s disabled: %s", webhook.webhook_id, reason)
 
 
-def _hide_until_due(retries: list[tuple[dict[str, Any], int]]) -> None:
+def _move_failing_to_slow_lane(work: list[tuple[dict[str, Any], dict[str, Any]]],
+                               webhooks: dict[tuple[int, int], Webhook],
+                               config: Settings) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Forward the messages of failing endpoints to the slow lane; the rest stay here.
+    A message that cannot be forwarded is simply sent here."""
+    def failing(message: dict[str, Any]) -> bool:
+        webhook = webhooks.get((message["company_id"], message["webhook_id"]))
+        return webhook is not None and webhook.status == subscriptions.ACTIVE \
+            and webhook.health.consecutive_failures > 0
+    moving = [item for item in work if failing(item[1])]
+    if not moving:
+        return work
+    refused = set(queue.send([message for _, message in moving],
+                             queue_name=config.slow_queue_name))
+    moved = {id(item) for index, item in enumerate(moving) if index not in refused}
+    return [item for item in work if id(item) not in moved]
+
+
+def _hide_until_due(retries: list[tuple[dict[str, Any], int]], queue_name: str) -> None:
     """Keep each message out of sight until its next attempt is due (SQS visibility; up to
     12 h). If this fails the message comes back after the queue's own visibility timeout,
     which is early but loses nothing."""
     if not retries:
         return
-    url = aws.queue_url(settings.get().delivery_queue_name)
+    url = aws.queue_url(queue_name)
     for start in range(0, len(retries), 10):
         entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
                     "VisibilityTimeout": delay}

@@ -48,6 +48,7 @@ class Settings:
     validation_timeout_seconds: float = 5.0
     max_body_bytes: int = 64 * 1024
     delivery_queue_name: str = "clockodo-webhooks-dev-deliveries"
+    slow_queue_name: str = "clockodo-webhooks-dev-deliveries-slow"
     resources_stream_arn: str = PLACEHOLDER_STREAM_ARN
     delivery_connect_timeout_seconds: float = 5.0
     delivery_timeout_seconds: float = 15.0
@@ -143,6 +144,8 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         ),
         delivery_queue_name=env.get("WEBHOOKS_DELIVERY_QUEUE",
                                     f"clockodo-webhooks-{stage}-deliveries"),
+        slow_queue_name=env.get("WEBHOOKS_SLOW_QUEUE",
+                                f"clockodo-webhooks-{stage}-deliveries-slow"),
         resources_stream_arn=env.get("WEBHOOKS_RESOURCES_STREAM_ARN", PLACEHOLDER_STREAM_ARN),
         delivery_connect_timeout_seconds=_number(
             env.get("WEBHOOKS_DELIVERY_CONNECT_TIMEOUT_SECONDS", "5"),

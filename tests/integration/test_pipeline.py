@@ -27,9 +27,8 @@ class Pipeline:
         self.infra = infra
         self.client = client
         self.streams = boto3.client("dynamodbstreams", region_name=REGION)
-        self.queue_url = infra.queues["DeliveryQueue"]
-        self.queue_arn = aws.sqs().get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queues = {lane: infra.queues[name] for lane, name in
+                       (("main", "DeliveryQueue"), ("slow", "SlowDeliveryQueue"))}
         self._iterators: dict[str, str] = {}
 
     def stream_records(self) -> list[dict[str, Any]]:
@@ -49,19 +48,23 @@ class Pipeline:
     def fan_out(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return self.invoke("fan_out_changes", {"Records": records})
 
-    def messages(self, visibility: int = 30) -> list[dict[str, Any]]:
-        """Every message now on the delivery queue, received (so hidden for a while)."""
+    def messages(self, visibility: int = 30, lane: str = "main") -> list[dict[str, Any]]:
+        """Every message now on a delivery queue, received (so hidden for a while)."""
+        url = self.queues[lane]
+        arn = aws.sqs().get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         found = []
         while True:
-            batch = aws.sqs().receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+            batch = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                               AttributeNames=["All"],
                                               VisibilityTimeout=visibility).get("Messages", [])
             if not batch:
                 return found
-            found += [sqs_event_record(m, self.queue_arn, REGION) for m in batch]
+            found += [sqs_event_record(m, arn, REGION) for m in batch]
 
-    def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return self.invoke("deliver_notifications", {"Records": records})
+    def deliver(self, records: list[dict[str, Any]], lane: str = "main") -> dict[str, Any]:
+        name = "deliver_notifications" if lane == "main" else "deliver_to_failing_endpoints"
+        return self.invoke(name, {"Records": records})
 
     def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         response = self.client.lambda_.invoke(name, event)
@@ -180,13 +183,18 @@ def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
         assert attempt["response_body"] == "maintenance"
         assert attempt["next_attempt_at"] is not None
 
-        # hidden until the attempt is due, then offered again
+        # hidden until the attempt is due, then offered again; the endpoint is failing, so
+        # the main lane hands it to the slow lane, whose worker makes the last attempt
         assert pipeline.messages() == []
         deadline = time.monotonic() + 10
         while not (again := pipeline.messages()):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert pipeline.deliver(again) == {"batchItemFailures": []}  # the last attempt
+        assert pipeline.deliver(again) == {"batchItemFailures": []}
+        assert len(failing.requests) == 1
+        slow = pipeline.messages(lane="slow")
+        assert [json.loads(m["body"])["delivery_id"] for m in slow] == [entry["id"]]
+        assert pipeline.deliver(slow, lane="slow") == {"batchItemFailures": []}
         entry = delivery_log.get(webhook_id, entry["id"])
         assert (entry["status"], entry["attempt_count"]) == ("failed", 2)
         assert entry["attempts"][-1]["next_attempt_at"] is None
@@ -198,6 +206,32 @@ def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
         assert webhook["last_success_at"] is None and webhook["last_delivery_at"]
     finally:
         failing.stop()
+
+
+def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    broken = Receiver(status=500).start()
+    try:
+        failing = subscribe(tenant, "service.created", broken.url, "f")
+        healthy = subscribe(tenant, "service.created", receiver.url, "h")
+        tenant.call("POST", "/v4/services", {"name": "A"})
+        pipeline.fan_out(pipeline.stream_records())
+        first = pipeline.messages()
+        pipeline.deliver(first)  # both tried; the broken one fails once
+        tenant.call("POST", "/v4/services", {"name": "B"})
+        pipeline.fan_out(pipeline.stream_records())
+        second = pipeline.messages()
+        assert len(second) == 2
+        assert pipeline.deliver(second) == {"batchItemFailures": []}
+        assert len(receiver.requests) == 2  # the healthy endpoint got it in the main lane
+        assert len(broken.requests) == 1  # the failing one's delivery waits in the slow lane
+        (moved,) = pipeline.messages(lane="slow")
+        assert json.loads(moved["body"])["webhook_id"] == failing
+        assert pipeline.deliver([moved], lane="slow")["batchItemFailures"]  # fails, retried
+        assert len(broken.requests) == 2
+        assert healthy != failing
+    finally:
+        broken.stop()
 
 
 def test_webhooks_that_left_active_or_were_deleted_get_nothing(

@@ -53,10 +53,12 @@ def test_the_event_sources_report_partial_failures(packaged: dict[str, Any]) -> 
     assert stream["MaximumRetryAttempts"] > 0
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == \
         {"Fn::GetAtt": ["FanOutFailureQueue", "Arn"]}
-    queue = resources["DeliverNotifications"]["Properties"]["Events"][
-        "DeliverNotificationsSqsEventSource"]["Properties"]
-    assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert queue["Queue"]["Fn::Sub"].endswith(":clockodo-webhooks-prod-deliveries")
+    for function, queue_name in (("DeliverNotifications", "deliveries"),
+                                 ("DeliverToFailingEndpoints", "deliveries-slow")):
+        queue = resources[function]["Properties"]["Events"][
+            f"{function}SqsEventSource"]["Properties"]
+        assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert queue["Queue"]["Fn::Sub"].endswith(f":clockodo-webhooks-prod-{queue_name}")
     delivery_queue = resources["DeliveryQueue"]["Properties"]
     assert delivery_queue["RedrivePolicy"]["deadLetterTargetArn"] == \
         {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
@@ -76,7 +78,7 @@ def _resources_of(statement: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["ApiHandlerRole", "FanOutChangesRole",
-                                  "DeliverNotificationsRole"])
+                                  "DeliverNotificationsRole", "DeliverToFailingEndpointsRole"])
 def test_each_function_has_an_explicit_least_privilege_policy(packaged: dict[str, Any],
                                                               role: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -99,7 +101,8 @@ def test_policies_give_each_function_only_its_own_work(packaged: dict[str, Any])
     assert "sqs:ReceiveMessage" not in actions("FanOutChangesRole")
     assert "dynamodb:PutItem" not in actions("FanOutChangesRole")
     assert "dynamodb:GetRecords" not in actions("DeliverNotificationsRole")
-    assert "sqs:SendMessage" not in actions("DeliverNotificationsRole")
+    moves = _statements(packaged, "DeliverNotificationsRole")["MoveToSlowLane"]
+    assert _resources_of(moves) == ["arn:aws:sqs:*:*:clockodo-webhooks-prod-deliveries-slow"]
     (index,) = _resources_of(_statements(packaged, "FanOutChangesRole")["FindActiveWebhooks"])
     assert index.endswith("-webhooks/index/active_by_event")
 
