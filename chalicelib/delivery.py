@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,31 @@ def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcom
                          total_timeout=config.delivery_timeout_seconds)
 
 
+class _Throttle:
+    """Remembers, per container, when each webhook's health was last written after a
+    success, so that a healthy endpoint costs one health write a minute, not one a
+    delivery. Failures, and the first success after them, are always written."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._written: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key: tuple[int, int], now: float) -> bool:
+        with self._lock:
+            if now - self._written.get(key, float("-inf")) < self._interval:
+                return False
+            self._written[key] = now
+            return True
+
+
+_success_writes = _Throttle(60)
+
+
 def _note_health(webhook: Webhook, outcome: Outcome, when: float, config: Settings) -> None:
+    if outcome.succeeded and webhook.health.consecutive_failures == 0 and \
+            not _success_writes.due((webhook.company_id, webhook.webhook_id), when):
+        return
     health = subscriptions.record_health(webhook, outcome.succeeded, when)
     if outcome.status_code == 410:
         reason = "the endpoint answered 410 Gone"

@@ -66,3 +66,4 @@ def test_retry_after_is_honoured_on_429_and_503_up_to_the_cap(
 
 def test_no_delay_exceeds_what_sqs_allows() -> None:
     assert retry.next_delay(1, (43200,), rand=lambda lo, hi: hi) == retry.MAX_DELAY
+

@@ -1,0 +1,12 @@
+"""How often a healthy endpoint's health is written."""
+from __future__ import annotations
+
+from chalicelib.delivery import _Throttle
+
+
+def test_success_health_writes_are_throttled_per_webhook() -> None:
+    throttle = _Throttle(60)
+    assert throttle.due((1, 1), 1000)
+    assert not throttle.due((1, 1), 1059)
+    assert throttle.due((1, 2), 1059)  # another webhook
+    assert throttle.due((1, 1), 1060)
