@@ -287,13 +287,20 @@ def test_duplicate_messages_in_one_batch_send_once(tenant: Tenant, receiver: Rec
     assert len(receiver.requests) == 1
 
 
-def test_redelivery_sends_the_same_webhook_id(tenant: Tenant, receiver: Receiver,
-                                              pipeline: Pipeline) -> None:
+def one_delivery(tenant: Tenant, receiver: Receiver,
+                 pipeline: Pipeline) -> tuple[int, dict[str, Any]]:
+    """A webhook, a change, its delivery: the webhook's id and the log entry."""
     webhook_id = subscribe(tenant, "service.created", receiver.url)
     tenant.call("POST", "/v4/services", {"name": "A"})
     pipeline.fan_out(pipeline.stream_records())
     pipeline.deliver(pipeline.messages())
     (entry,) = delivery_log.list_for(webhook_id)
+    return webhook_id, entry
+
+
+def test_redelivery_sends_the_same_webhook_id(tenant: Tenant, receiver: Receiver,
+                                              pipeline: Pipeline) -> None:
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
     path = f"/v2/webhooks/{webhook_id}/deliveries/{entry['id']}/redeliver"
     assert tenant.call("POST", path).status_code == 202
     pipeline.deliver(pipeline.messages())
@@ -308,11 +315,7 @@ def test_redelivery_sends_the_same_webhook_id(tenant: Tenant, receiver: Receiver
 def test_the_log_is_private_to_the_webhooks_company(tenant: Tenant, other_tenant: Tenant,
                                                     receiver: Receiver,
                                                     pipeline: Pipeline) -> None:
-    webhook_id = subscribe(tenant, "service.created", receiver.url)
-    tenant.call("POST", "/v4/services", {"name": "A"})
-    pipeline.fan_out(pipeline.stream_records())
-    pipeline.deliver(pipeline.messages())
-    (entry,) = delivery_log.list_for(webhook_id)
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
     base = f"/v2/webhooks/{webhook_id}"
     for method, path in (("GET", "/deliveries"), ("GET", f"/deliveries/{entry['id']}"),
                          ("POST", f"/deliveries/{entry['id']}/redeliver"), ("GET", "/secret")):
