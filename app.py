@@ -1,4 +1,6 @@
-"""The webhooks service's Lambda functions: HTTP routes now, event handlers as they come.
+"""The webhooks service's Lambda functions: the HTTP API (one function behind API
+Gateway), the fan-out on the resources table's stream, and the two delivery workers on
+their queues (the main one and the slow lane).
 
 Each handler reads its input, calls one function in ``chalicelib``, and returns. Every
 request passes ``api.middleware`` first: it authenticates the caller and maps errors.
@@ -18,7 +20,6 @@ from chalicelib import (
     resources,
     resources_api,
     settings,
-    validation,
     webhooks_api,
 )
 from chalicelib.inputs import path_id
@@ -66,23 +67,13 @@ def delete_webhook(webhook_id: str) -> Response:
 
 @app.route("/v2/webhooks/{webhook_id}/validate", methods=["POST"])
 def validate_webhook(webhook_id: str) -> Response:
-    webhook = webhooks_api.find(api.caller(), path_id(webhook_id))
-    webhook, outcome = validation.request(webhook, settings.get())
-    return api.ok({
-        "webhook": webhook.to_json(),
-        "validation_request": {
-            "status_code": outcome.status_code,
-            "accepted": outcome.succeeded,
-            "duration_ms": outcome.duration_ms,
-        },
-    })
+    return api.ok(webhooks_api.validate(api.caller(), path_id(webhook_id)))
 
 
 @app.route("/v2/webhooks/{webhook_id}/verify", methods=["POST"])
 def verify_webhook(webhook_id: str) -> Response:
-    webhook = webhooks_api.find(api.caller(), path_id(webhook_id))
-    secret = webhooks_api.secret_from(api.request().raw_body)
-    return api.ok(validation.verify(webhook, secret, settings.get()).to_json())
+    return api.ok(webhooks_api.verify(api.caller(), path_id(webhook_id),
+                                      api.request().raw_body))
 
 
 

@@ -17,6 +17,7 @@ from chalicelib import (
     signing,
     subscriptions,
     urlguard,
+    validation,
 )
 from chalicelib.auth import Caller
 from chalicelib.errors import Unprocessable
@@ -121,11 +122,24 @@ def delete(caller: Caller, webhook_id: int) -> None:
     subscriptions.delete(find(caller, webhook_id))
 
 
-def secret_from(raw_body: bytes | str | None) -> str:
-    """The secret of a verify request: ``{"secret": "<uuid>"}``."""
+def validate(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    """Send a new validation secret to the webhook's endpoint; what the endpoint did."""
+    webhook, outcome = validation.request(find(caller, webhook_id), settings.get())
+    return {
+        "webhook": webhook.to_json(),
+        "validation_request": {"status_code": outcome.status_code,
+                               "accepted": outcome.succeeded,
+                               "duration_ms": outcome.duration_ms},
+    }
+
+
+def verify(caller: Caller, webhook_id: int, raw_body: bytes | str | None) -> dict[str, Any]:
+    """Check the secret the person typed back (``{"secret": "<uuid>"}``)."""
+    webhook = find(caller, webhook_id)
     body = inputs.json_object(raw_body, max_bytes=settings.get().max_body_bytes,
                               allowed=("secret",))
-    return inputs.required_string(body, "secret", max_length=100)
+    secret = inputs.required_string(body, "secret", max_length=100)
+    return validation.verify(webhook, secret, settings.get()).to_json()
 
 
 def secret(caller: Caller, webhook_id: int) -> dict[str, Any]:
