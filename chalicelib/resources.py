@@ -247,7 +247,10 @@ def _datetime(field: Field, value: Any) -> str:
             from None
     if parsed.tzinfo is None:
         raise _fail(field, "needs a time zone (Z or an offset)")
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # year 1 at +14:00 is before year 1 in UTC
+        raise _fail(field, "is out of range", "NotBetween") from None
 
 
 def _changes(field: Field, value: Any) -> list[dict[str, Any]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib import resources
 from tests.integration.conftest import APPLICATION, Tenant, make_tenant
 
 JSON = st.recursive(
@@ -82,3 +84,55 @@ def _tenant(client) -> Tenant:
         _tenants.clear()
         _tenants[id(client)] = make_tenant(client)
     return _tenants[id(client)]
+
+
+RESOURCE_VALUES = st.sampled_from([
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30", "2026-01-01",
+    "2026-01-01T10:00:00Z", -(2**63), 2**63, 1e308, -0.0, "", "x" * 2000, [1, 2], {"a": 1},
+    None, True, 0, 1, 2, 15, 999999999,
+]) | JSON
+
+
+@SLOW
+@given(type_name=st.sampled_from([t.name for t in resources.TYPES]),
+       method=st.sampled_from(["POST", "PUT", "GET", "DELETE"]),
+       resource_id=IDS, data=st.data())
+def test_generated_resource_requests_never_500(client, type_name: str, method: str,
+                                               resource_id: str, data: Any) -> None:
+    resource = resources.get(type_name)
+    names = [f.name for f in resource.fields] + ["id", "bogus", "completed"]
+    body = data.draw(st.dictionaries(st.sampled_from(names), RESOURCE_VALUES, max_size=6))
+    tenant = _tenant(client)
+    path = resource.path if method == "POST" else f"{resource.path}/{resource_id}"
+    assert_clean(tenant.call(method, path, json.dumps(body)))
+    if resource.completable:
+        assert_clean(tenant.call("PUT", f"{resource.path}/{resource_id}/complete",
+                                 json.dumps(body)))
+
+
+HOSTILE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30",
+           -(2**63), 2**63, 1e308, "", "x" * 2000, [1, "2"], {"a": {"b": 1}}, None, True]
+
+
+@pytest.mark.parametrize("type_name", [t.name for t in resources.TYPES])
+def test_every_field_of_every_type_takes_hostile_values_without_a_500(client,
+                                                                      type_name: str) -> None:
+    from tests.resource_samples import bodies, create_prerequisites
+
+    tenant = make_tenant(client, name=f"Hostile-{type_name}")
+    resource = resources.get(type_name)
+
+    def create(name: str, body: dict[str, Any]) -> int:
+        kind = resources.get(name)
+        return int(tenant.call("POST", kind.path, json.dumps(body)).json_body[
+            kind.item_key]["id"])
+
+    ids = create_prerequisites(create)
+    valid, _ = bodies(ids)[type_name]
+    existing = create(type_name, valid)
+    for field in resource.fields:
+        for value in HOSTILE:
+            body = json.dumps({**valid, field.name: value})
+            assert_clean(tenant.call("POST", resource.path, body))
+            assert_clean(tenant.call("PUT", f"{resource.path}/{existing}",
+                                     json.dumps({field.name: value})))
