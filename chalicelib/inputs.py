@@ -30,6 +30,9 @@ def json_object(raw: bytes | str | None, *, max_bytes: int,
             from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="body", type="InvalidJson")
+    if not _encodable(body):
+        raise BadRequest("the body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                         "which is no text", path="body", type="InvalidJson")
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise Unprocessable(
@@ -37,6 +40,25 @@ def json_object(raw: bytes | str | None, *, max_bytes: int,
             path=unknown[0], type="UnknownField", details={"unknown": unknown},
         )
     return body
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a parsed JSON value is real text (JSON's \\u escapes can
+    spell lone surrogates, which neither UTF-8 nor DynamoDB can hold)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _no_constants(name: str) -> None:

@@ -26,6 +26,8 @@ def refusal(call, *args, **kwargs) -> dict:
     (b"\xff\xfe", 400, "InvalidJson"),
     (b"[" * 100000, 400, "InvalidJson"),
     (b'{"url": "x", "evil": 1}', 422, "UnknownField"),
+    (b'{"url": "\\ud800"}', 400, "InvalidJson"),
+    (b'{"url": ["a", {"\\udfff": 1}]}', 400, "InvalidJson"),
 ])
 def test_json_object_refusals(raw: bytes | None, status: int, type_: str) -> None:
     found = refusal(inputs.json_object, raw, max_bytes=10**6, allowed=("url",))
