@@ -270,6 +270,15 @@ def _changes(field: Field, value: Any) -> list[dict[str, Any]]:
     return result
 
 
+def _plain_value(value: Any) -> bool:
+    # DynamoDB numbers stop at 1e125 and this keeps nested values small and printable
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return abs(value) <= 1e15
+    return isinstance(value, str) and len(value) <= 255
+
+
 def check_value(field: Field, value: Any) -> Any:
     """The value, normalized, if it fits the field; else ``Unprocessable`` naming the field."""
     if value is None:
@@ -313,9 +322,9 @@ def check_value(field: Field, value: Any) -> Any:
         value = _datetime(field, value)
     elif kind == "object":
         if not isinstance(value, dict) or len(value) > 20 or \
-                not all(isinstance(v, (int, float, bool, str)) or v is None
-                        for v in value.values()):
-            raise _fail(field, "must be an object of at most 20 plain values")
+                not all(len(k) <= 64 and _plain_value(v) for k, v in value.items()):
+            raise _fail(field, "must be an object of at most 20 plain values (numbers of at "
+                               "most 1e15, strings of at most 255 characters)")
     elif kind == "ids":
         if not isinstance(value, list) or len(value) > MAX_LIST or \
                 not all(_is_int(v) and 0 < v <= 2**53 for v in value):
