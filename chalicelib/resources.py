@@ -308,6 +308,10 @@ def check_value(field: Field, value: Any) -> Any:
                 or value in (float("inf"), float("-inf")):
             raise _fail(field, "must be a number")
         _in_range(field, value)
+        if isinstance(value, float):
+            # six decimals are more than any Clockodo amount has, and keep tiny values
+            # such as 1e-300 (which DynamoDB cannot store) out
+            value = round(value, 6)
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise _fail(field, "must be true or false")

@@ -22,6 +22,8 @@ def refused(call, *args: Any) -> dict[str, Any]:
     (Field("n", "integer", minimum=1, maximum=5), 5, 5),
     (Field("n", "number"), 1, 1),
     (Field("n", "number"), 1.5, 1.5),
+    (Field("n", "number"), 1e-300, 0.0),
+    (Field("n", "number"), 2.123456789, 2.123457),
     (Field("n", "boolean"), False, False),
     (Field("n", "date"), "2026-02-28", "2026-02-28"),
     (Field("n", "datetime"), "2026-02-28T12:00:00Z", "2026-02-28T12:00:00Z"),
