@@ -82,13 +82,6 @@ class PayloadTooLarge(ApiError):
     type = "PayloadTooLarge"
 
 
-class UnsupportedMediaType(ApiError):
-    """The body is not JSON."""
-
-    status = 415
-    type = "UnsupportedMediaType"
-
-
 class Unprocessable(ApiError):
     """Well-formed input with invalid values (Clockodo's 422)."""
 

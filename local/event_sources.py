@@ -87,11 +87,9 @@ class _Poller:
         self.handler = handler
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.invocations = 0
 
     def _invoke(self, event: dict[str, Any]) -> tuple[list[str] | None, bool]:
         """Run the handler; (failed item ids or None for all, whether it raised)."""
-        self.invocations += 1
         try:
             return _failures(self.handler(event, LambdaContext(self.name))), False
         except Exception:
