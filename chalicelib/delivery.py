@@ -199,7 +199,7 @@ def _note_health(webhook: Webhook, outcome: Outcome, when: float, config: Settin
         reason = "the endpoint answered 410 Gone"
     elif health.failing_since is not None and \
             when - health.failing_since >= config.disable_after_seconds:
-        reason = (f"every delivery failed for {config.disable_after_seconds // 3600} hours "
+        reason = (f"every delivery failed for {_duration(config.disable_after_seconds)} "
                   f"({health.consecutive_failures} attempts)")
     else:
         return
@@ -223,6 +223,13 @@ def _move_failing_to_slow_lane(work: list[tuple[dict[str, Any], dict[str, Any]]]
                              queue_name=config.slow_queue_name))
     moved = {id(item) for index, item in enumerate(moving) if index not in refused}
     return [item for item in work if id(item) not in moved]
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
 
 
 def _hide_until_due(retries: list[tuple[dict[str, Any], int]], queue_name: str) -> None:

@@ -1,7 +1,7 @@
 """How often a healthy endpoint's health is written."""
 from __future__ import annotations
 
-from chalicelib.delivery import _Throttle
+from chalicelib.delivery import _duration, _Throttle
 
 
 def test_success_health_writes_are_throttled_per_webhook() -> None:
@@ -10,3 +10,9 @@ def test_success_health_writes_are_throttled_per_webhook() -> None:
     assert not throttle.due((1, 1), 1059)
     assert throttle.due((1, 2), 1059)  # another webhook
     assert throttle.due((1, 1), 1060)
+
+
+def test_the_disabling_reason_names_the_period_readably() -> None:
+    assert _duration(432000) == "5 days"
+    assert _duration(7200) == "2 hours"
+    assert _duration(90) == "90 seconds"
