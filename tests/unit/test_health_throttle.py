@@ -1,4 +1,4 @@
-"""How often a healthy endpoint's health is written."""
+"""Endpoint health bookkeeping: how often it is written, and how a disabling reads."""
 from __future__ import annotations
 
 from chalicelib.delivery import _duration, _Throttle
