@@ -15,6 +15,18 @@ def iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 date and time with a zone (``Z`` or an offset), in UTC; ValueError for
+    anything else, including a time whose UTC form falls outside the calendar."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range") from None
+
+
 def now_iso() -> str:
     """The current time as ISO 8601 UTC."""
     return iso(now())

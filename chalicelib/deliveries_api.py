@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import clock, delivery_log, inputs, queue, settings, subscriptions, webhooks_api
@@ -59,12 +58,10 @@ def recover(caller: Caller, webhook_id: int, raw: bytes | str | None) -> dict[st
     body = inputs.json_object(raw, max_bytes=config.max_body_bytes, allowed=("since",))
     since_text = inputs.required_string(body, "since", max_length=40)
     try:
-        since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+        since = clock.parse_iso(since_text)
     except ValueError:
-        raise Unprocessable("since must be an ISO 8601 date and time, e.g. "
-                            "2026-05-10T17:02:00Z", path="since") from None
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+        raise Unprocessable("since must be an ISO 8601 date and time with a time zone, "
+                            "e.g. 2026-05-10T17:02:00Z", path="since") from None
     now = clock.now()
     earliest = now - config.recover_max_days * 86400
     if not earliest <= since.timestamp() <= now:

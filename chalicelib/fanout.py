@@ -69,10 +69,10 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
         outgoing += [(change, message(change, w.webhook_id))
                      for change in group for w in webhooks]
 
-    for index in queue.send([m for _, m in outgoing]):
-        failed.add(outgoing[index][0].sequence_number)
+    refused = queue.send([m for _, m in outgoing])
+    failed.update(outgoing[index][0].sequence_number for index in refused)
     if outgoing:
-        log.info("queued %d deliveries for %d changes", len(outgoing) - len(failed),
+        log.info("queued %d deliveries for %d changes", len(outgoing) - len(refused),
                  len(changes))
     return {"batchItemFailures": [{"itemIdentifier": sequence}
                                   for sequence in _in_stream_order(records, failed)]}

@@ -160,3 +160,13 @@ def test_paths_fields_and_required_fields_match_clockodo(resource: resources.Res
     listing = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert resource.list_key in listing["properties"]
     assert ("paging" in listing["properties"]) == resource.paged
+
+
+def test_one_iso_parser_serves_resources_and_recovery() -> None:
+    from chalicelib import clock
+
+    assert clock.parse_iso("2026-02-28T13:00:00+01:00").isoformat() == \
+        "2026-02-28T12:00:00+00:00"
+    for bad in ("2026-02-28T12:00:00", "0001-01-01T00:00:00+14:00", "soon"):
+        with pytest.raises(ValueError):
+            clock.parse_iso(bad)
