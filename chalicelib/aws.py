@@ -116,6 +116,23 @@ def error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def batch_get(table: str, keys: list[dict[str, Any]],
+              projection: str | None = None) -> list[dict[str, Any]]:
+    """Items by key, consistently read: one BatchGetItem per 100 keys, unprocessed keys
+    asked for again. Missing items are absent from the result."""
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": keys[start:start + 100],
+                                           "ConsistentRead": True}}
+        if projection:
+            request[table]["ProjectionExpression"] = projection
+        while request:
+            response = dynamodb().batch_get_item(RequestItems=request)
+            items += response["Responses"].get(table, [])
+            request = response.get("UnprocessedKeys") or {}
+    return items
+
+
 def next_id(counter: str) -> int:
     """Allocate the next integer id of a counter (company ids, webhook ids) atomically."""
     response = dynamodb().update_item(

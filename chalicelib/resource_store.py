@@ -111,17 +111,9 @@ def require_existing(company_id: int, wanted: list[tuple[str, str, int]]) -> Non
     """Raise ``ResourceNotFound`` (422) unless every ``(field, type, id)`` exists in the
     company. One BatchGetItem for up to 100 references."""
     keys = {(type_name, resource_id) for _, type_name, resource_id in wanted}
-    found: set[str] = set()
-    key_list = [_key(company_id, t, i) for t, i in sorted(keys)]
-    client = aws.dynamodb()
-    table = aws.table_name(TABLE)
-    for start in range(0, len(key_list), 100):
-        request = {table: {"Keys": key_list[start:start + 100], "ProjectionExpression": "sk",
-                           "ConsistentRead": True}}
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            found.update(item["sk"]["S"] for item in response["Responses"].get(table, []))
-            request = response.get("UnprocessedKeys") or {}
+    items = aws.batch_get(aws.table_name(TABLE),
+                          [_key(company_id, t, i) for t, i in sorted(keys)], projection="sk")
+    found = {item["sk"]["S"] for item in items}
     for field, type_name, resource_id in wanted:
         if sort_key(type_name, resource_id) not in found:
             raise Unprocessable(f"{field}: there is no {type_name} {resource_id}", path=field,

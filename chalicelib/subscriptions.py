@@ -427,20 +427,8 @@ def delete(current: Webhook) -> None:
 def get_many(keys: set[tuple[int, int]]) -> dict[tuple[int, int], Webhook]:
     """Several webhooks (with their health) by ``(company_id, webhook_id)``, one
     BatchGetItem per 50; missing ones are absent from the result."""
-    client = aws.dynamodb()
-    table = aws.table_name(TABLE)
-    ordered = sorted(keys)
-    items: list[dict[str, Any]] = []
-    for start in range(0, len(ordered), 50):
-        request: dict[str, Any] = {table: {
-            "Keys": [key for c, w in ordered[start:start + 50]
-                     for key in (_key(c, _sk(w)), _key(c, _health_sk(w)))],
-            "ConsistentRead": True,
-        }}
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            items += response["Responses"].get(table, [])
-            request = response.get("UnprocessedKeys") or {}
+    items = aws.batch_get(aws.table_name(TABLE), [
+        key for c, w in sorted(keys) for key in (_key(c, _sk(w)), _key(c, _health_sk(w)))])
     items.sort(key=lambda item: (item["company_id"]["N"], item["sk"]["S"]))
     return {(w.company_id, w.webhook_id): w for w in _with_health(items)}
 
