@@ -88,7 +88,8 @@ def authenticate(headers: Mapping[str, str]) -> Caller:
             path="Authorization",
         )
     api_user, api_key = found
-    if len(api_user) > MAX_USER_LENGTH:  # longer than any e-mail, and than a DynamoDB key
+    # empty (only whitespace before normalising) or longer than any e-mail: no DynamoDB key
+    if not api_user or len(api_user) > MAX_USER_LENGTH:
         raise Unauthenticated("wrong API user or API key", path="Authorization")
     offered = hash_key(api_key)
     company_id = None

@@ -85,3 +85,19 @@ def test_overlong_users_are_refused_before_any_lookup(monkeypatch) -> None:
                auth.EXTERNAL_APPLICATION_HEADER: "tests;dev@example.com"}
     with pytest.raises(auth.Unauthenticated):
         auth.authenticate(headers)
+
+
+@pytest.mark.parametrize("user", [" ", "\u00a0", "\u3000", "\t\u2003 "])
+def test_users_that_are_only_whitespace_are_refused_before_any_lookup(monkeypatch,
+                                                                       user: str) -> None:
+    # normalised to "", which DynamoDB refuses as a key (a 500 before this check)
+    def no_lookup(api_user: str) -> list:
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(auth, "_keys_of", no_lookup)
+    basic = base64.b64encode(f"{user}:secret-key".encode()).decode()
+    for headers in ({auth.USER_HEADER: user, auth.KEY_HEADER: "k"},
+                    {"Authorization": f"Basic {basic}"}):
+        headers[auth.EXTERNAL_APPLICATION_HEADER] = "tests;dev@example.com"
+        with pytest.raises(auth.Unauthenticated):
+            auth.authenticate(headers)
