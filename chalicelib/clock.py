@@ -12,7 +12,16 @@ def now() -> float:
 
 def iso(epoch_seconds: float) -> str:
     """ISO 8601 in UTC with a ``Z``, to the second, as Clockodo writes times."""
-    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.fromtimestamp(epoch_seconds, tz=UTC))
+
+
+def format_utc(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of an aware datetime, always with four digits of year
+    (``strftime("%Y")`` writes the year 999 as ``999``), so that the strings sort as the
+    times do. The range is that of ``datetime``: years 0001 to 9999."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T" \
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def parse_iso(value: str) -> datetime:

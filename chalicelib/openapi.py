@@ -10,7 +10,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.resources import TYPES, Field, ResourceType
+from chalicelib.resources import (
+    BUDGET_INTERVALS,
+    BUDGET_KEYS,
+    SUBPROJECT_BUDGET_KEYS,
+    THRESHOLDS,
+    TYPES,
+    Field,
+    ResourceType,
+)
 
 PATH = Path(__file__).with_name("openapi.json")
 
@@ -22,7 +30,6 @@ _KINDS: dict[str, dict[str, Any]] = {
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
     "datetime": {"type": "string", "format": "date-time"},
-    "object": {"type": "object"},
     "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 500},
     "changes": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
         "type": "object", "additionalProperties": False,
@@ -33,8 +40,30 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
+def _budget_schema(field: Field) -> dict[str, Any]:
+    keys = BUDGET_KEYS if field.kind == "budget" else SUBPROJECT_BUDGET_KEYS
+    properties: dict[str, Any] = {
+        "amount": {"type": ["number", "null"], "minimum": 0, "maximum": field.maximum,
+                   "description": "hours, or money when monetary; greater than 0 unless "
+                                  "from_subprojects (then null or 0)"},
+        "monetary": {"type": "boolean", "default": False},
+        "hard": {"type": "boolean", "default": False},
+        "notification_thresholds": {"type": "array", "maxItems": len(THRESHOLDS),
+                                    "items": {"type": "integer", "enum": list(THRESHOLDS)},
+                                    "default": []},
+        "from_subprojects": {"type": "boolean", "default": False},
+        "interval": {"type": ["integer", "null"], "enum": [*BUDGET_INTERVALS, None],
+                     "description": "retainer budgets: 0 weekly, 1 monthly, 2 quarterly, "
+                                    "3 yearly"},
+    }
+    return {"type": ["object", "null"], "additionalProperties": False,
+            "required": ["amount"], "properties": {k: properties[k] for k in keys}}
+
+
 def field_schema(field: Field) -> dict[str, Any]:
     """The JSON Schema of one field's value."""
+    if field.kind in ("budget", "subproject_budget"):
+        return _budget_schema(field)
     schema = dict(_KINDS[field.kind])
     if field.max_length is not None:
         schema["maxLength"] = field.max_length

@@ -21,7 +21,7 @@ Item = Mapping[str, Any]
 #: ``(old data or None, new data or None) -> bool``: whether a transition happened.
 Predicate = Callable[[Item | None, Item | None], bool]
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII digits only
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
 MAX_LIST = 500
@@ -32,7 +32,8 @@ class Field:
     """One field of a resource, as Clockodo's API documents it."""
 
     name: str
-    kind: str  # string, email, integer, number, boolean, date, datetime, object, ids, changes
+    kind: str  # string, email, integer, number, boolean, date, datetime, budget,
+    # subproject_budget, ids, changes
     required: bool = False  # on create
     nullable: bool = False
     default: Any = None  # on create, when absent
@@ -106,7 +107,14 @@ def _note(name: str = "note", max_length: int = 1000) -> Field:
 NUMBER = _text("number", 50, nullable=True)
 ACTIVE = Field("active", "boolean", default=True)
 BILLABLE_DEFAULT = Field("billable_default", "boolean", default=True)
-BUDGET = Field("budget", "object", nullable=True)
+#: Clockodo's budget notification thresholds (percent of the budget used).
+THRESHOLDS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 200, 250, 300)
+#: Clockodo's budget intervals (retainer projects): weekly, monthly, quarterly, yearly.
+BUDGET_INTERVALS = (0, 1, 2, 3)
+#: The keys of a budget object: projects have all, subprojects the first four.
+BUDGET_KEYS = ("amount", "monetary", "hard", "notification_thresholds", "from_subprojects",
+               "interval")
+SUBPROJECT_BUDGET_KEYS = BUDGET_KEYS[:4]
 
 TYPES: tuple[ResourceType, ...] = (
     ResourceType("user", "User", "Nutzer", "/v3/users", (
@@ -140,7 +148,8 @@ TYPES: tuple[ResourceType, ...] = (
         Field("customers_id", "integer", required=True, ref="customer"),
         NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
         Field("start_date", "date", nullable=True), Field("deadline", "date", nullable=True),
-        Field("automatic_completion", "boolean", default=False), BUDGET,
+        Field("automatic_completion", "boolean", default=False),
+        Field("budget", "budget", nullable=True, maximum=99999999),
         Field("completed", "boolean", default=False, read_only=True),
     ), completable=True, transitions=(Transition("completed", _became("completed", True)),),
         order=("start_date", "deadline"), other_events=("budget_notification",)),
@@ -148,7 +157,8 @@ TYPES: tuple[ResourceType, ...] = (
         Field("projects_id", "integer", required=True, ref="project", create_only=True),
         _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
         Field("start_date", "date", nullable=True), Field("deadline", "date", nullable=True),
-        Field("automatic_completion", "boolean", default=False), BUDGET,
+        Field("automatic_completion", "boolean", default=False),
+        Field("budget", "subproject_budget", nullable=True, maximum=99999999.99),
         Field("completed", "boolean", default=False, read_only=True),
     ), completable=True, order=("start_date", "deadline")),
     ResourceType("service", "Service", "Leistung", "/v4/services", (
@@ -242,7 +252,7 @@ def _datetime(field: Field, value: Any) -> str:
     if not isinstance(value, str) or len(value) > 40:
         raise _fail(field, "must be an ISO 8601 date and time, e.g. 2026-05-10T17:02:00Z")
     try:
-        return clock.parse_iso(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return clock.format_utc(clock.parse_iso(value))
     except ValueError:
         raise _fail(field, "must be an ISO 8601 date and time with a time zone, e.g. "
                            "2026-05-10T17:02:00Z") from None
@@ -265,13 +275,48 @@ def _changes(field: Field, value: Any) -> list[dict[str, Any]]:
     return result
 
 
-def _plain_value(value: Any) -> bool:
-    # DynamoDB numbers stop at 1e125 and this keeps nested values small and printable
-    if value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, (int, float)):
-        return abs(value) <= 1e15
-    return isinstance(value, str) and len(value) <= 255
+def _budget(field: Field, value: Any) -> dict[str, Any]:
+    """Clockodo's budget object, every key filled in: ``amount`` (hours, or money when
+    ``monetary``), ``hard``, ``notification_thresholds`` (percentages of
+    ``THRESHOLDS``) and, on projects, ``from_subprojects`` and ``interval``."""
+    keys = BUDGET_KEYS if field.kind == "budget" else SUBPROJECT_BUDGET_KEYS
+    if not isinstance(value, dict):
+        raise _fail(field, "must be a budget object {amount, monetary, hard, "
+                           "notification_thresholds} or null")
+    for key in value:
+        if key not in keys:
+            raise Unprocessable(f"unknown field {key[:60]!r} in budget; allowed: "
+                                f"{', '.join(keys)}", path=f"budget.{key[:60]}",
+                                type="UnknownField")
+    if "amount" not in value:
+        raise Unprocessable("budget.amount is required", path="budget.amount", type="Empty")
+    budget: dict[str, Any] = {}
+    for flag in ("monetary", "hard", "from_subprojects"):
+        if flag in keys:
+            budget[flag] = check_value(Field(f"budget.{flag}", "boolean"),
+                                       value.get(flag, False))
+    amount = check_value(Field("budget.amount", "number", nullable=True, minimum=0,
+                               maximum=field.maximum), value["amount"])
+    if budget.get("from_subprojects"):
+        if amount:
+            raise Unprocessable("budget.amount must be null or 0 for a budget from "
+                                "subprojects", path="budget.amount", type="UnexpectedValue")
+        amount = None
+    elif not amount:  # also what rounding made of a tiny amount such as 1e-300
+        raise Unprocessable("budget.amount must be greater than 0", path="budget.amount",
+                            type="NotBetween")
+    budget["amount"] = amount
+    if "interval" in keys:
+        budget["interval"] = check_value(Field("budget.interval", "integer", nullable=True,
+                                               enum=BUDGET_INTERVALS), value.get("interval"))
+    thresholds = value.get("notification_thresholds", [])
+    if not isinstance(thresholds, list) or len(thresholds) > len(THRESHOLDS) or \
+            not all(_is_int(t) and t in THRESHOLDS for t in thresholds):
+        raise Unprocessable("budget.notification_thresholds must be a list of "
+                            f"{', '.join(map(str, THRESHOLDS))}",
+                            path="budget.notification_thresholds", type="UnexpectedValue")
+    budget["notification_thresholds"] = sorted(set(thresholds))
+    return {key: budget[key] for key in keys}
 
 
 def check_value(field: Field, value: Any) -> Any:
@@ -319,11 +364,8 @@ def check_value(field: Field, value: Any) -> Any:
             raise _fail(field, "must be a valid date YYYY-MM-DD") from None
     elif kind == "datetime":
         value = _datetime(field, value)
-    elif kind == "object":
-        if not isinstance(value, dict) or len(value) > 20 or \
-                not all(len(k) <= 64 and _plain_value(v) for k, v in value.items()):
-            raise _fail(field, "must be an object of at most 20 plain values (numbers of at "
-                               "most 1e15, strings of at most 255 characters)")
+    elif kind in ("budget", "subproject_budget"):
+        value = _budget(field, value)
     elif kind == "ids":
         if not isinstance(value, list) or len(value) > MAX_LIST or \
                 not all(_is_int(v) and 0 < v <= 2**53 for v in value):

@@ -112,7 +112,8 @@ def test_generated_resource_requests_never_500(client, type_name: str, method: s
 
 HOSTILE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30",
            -(2**63), 2**63, 1e308, "", "x" * 2000, [1, "2"], {"a": {"b": 1}}, None, True,
-           "\ud800", ["\udfff"], 1e-300]
+           "\ud800", ["\udfff"], 1e-300, {"amount": 1e-300}, {"": 1, "amount": 2},
+           {"amount": 2, "notification_thresholds": [1e-300, "\ud800"]}]
 
 
 @pytest.mark.parametrize("type_name", [t.name for t in resources.TYPES])

@@ -140,3 +140,34 @@ def test_paging(tenant: Tenant) -> None:
                               "count_items": 5}
     assert [s["name"] for s in page["data"]] == ["S4"]
     assert tenant.call("GET", "/v4/absences?page=2").status_code == 400  # absences don't page
+
+
+def test_an_entry_before_the_year_1000_round_trips_and_stops(tenant: Tenant,
+                                                             ids: dict[str, int]) -> None:
+    running = checked(tenant, "POST", "/v2/entries", {
+        "customers_id": ids["customer"], "services_id": ids["service"], "billable": 0,
+        "time_since": "1000-01-01T00:00:00+01:00"}).json_body["entry"]
+    assert running["time_since"] == "0999-12-31T23:00:00Z"
+    stopped = checked(tenant, "PUT", f"/v2/entries/{running['id']}",
+                      {"time_until": "0999-12-31T23:30:00Z"}).json_body["entry"]
+    assert stopped["time_until"] == "0999-12-31T23:30:00Z"
+
+
+@pytest.mark.parametrize("budget", [{"amount": 1e-300}, {"amount": 5, "": 1},
+                                    {"amount": 5, "notification_thresholds": [1e-300]},
+                                    {"amount": 5, "x": {"y": 1e-300}}])
+def test_budgets_dynamodb_cannot_store_are_refused_and_change_nothing(
+        tenant: Tenant, ids: dict[str, int], budget: dict[str, Any]) -> None:
+    path = f"/v4/projects/{ids['project']}"
+    before = tenant.call("GET", path).json_body
+    for method, url, body in (("POST", "/v4/projects", {"name": "P", "budget": budget,
+                                                         "customers_id": ids["customer"]}),
+                              ("PUT", path, {"budget": budget}),
+                              ("POST", "/v3/subprojects", {"name": "S", "budget": budget,
+                                                            "projects_id": ids["project"]})):
+        response = checked(tenant, method, url, body)
+        assert response.status_code == 422, response.json_body
+        assert response.json_body["errors"][0]["path"].startswith("budget.")
+    assert tenant.call("GET", path).json_body == before
+    assert tenant.call("GET", "/v4/projects").json_body["paging"]["count_items"] == 1
+    assert tenant.call("GET", "/v3/subprojects").json_body["paging"]["count_items"] == 0

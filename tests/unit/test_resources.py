@@ -29,8 +29,18 @@ def refused(call, *args: Any) -> dict[str, Any]:
     (Field("n", "datetime"), "2026-02-28T12:00:00Z", "2026-02-28T12:00:00Z"),
     (Field("n", "datetime"), "2026-02-28T13:00:00+01:00", "2026-02-28T12:00:00Z"),
     (Field("n", "ids"), [3, 1, 3], [1, 3]),
-    (Field("n", "object"), {"amount": 1000.5, "hard": True, "unit": "h"},
-     {"amount": 1000.5, "hard": True, "unit": "h"}),
+    (Field("n", "datetime"), "0999-12-31T23:00:00Z", "0999-12-31T23:00:00Z"),
+    (Field("n", "datetime"), "1000-01-01T00:30:00+01:00", "0999-12-31T23:30:00Z"),
+    (Field("n", "datetime"), "0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+    (Field("n", "date"), "0999-02-28", "0999-02-28"),
+    (Field("n", "budget", maximum=100), {"amount": 10.5, "notification_thresholds": [80, 50, 80]},
+     {"amount": 10.5, "monetary": False, "hard": False, "notification_thresholds": [50, 80],
+      "from_subprojects": False, "interval": None}),
+    (Field("n", "budget", maximum=100), {"amount": None, "from_subprojects": True},
+     {"amount": None, "monetary": False, "hard": False, "notification_thresholds": [],
+      "from_subprojects": True, "interval": None}),
+    (Field("n", "subproject_budget", maximum=100), {"amount": 3, "monetary": True, "hard": True},
+     {"amount": 3, "monetary": True, "hard": True, "notification_thresholds": []}),
     (Field("n", "string", nullable=True), None, None),
     (Field("n", "email"), "a@b.de", "a@b.de"),
     (Field("n", "integer", enum=(1, 2)), 2, 2),
@@ -56,9 +66,9 @@ def test_values_that_fit(field: Field, value: Any, expected: Any) -> None:
     (Field("n", "datetime"), "yesterday", "UnexpectedValue"),
     (Field("n", "ids"), [1, "2"], "UnexpectedValue"),
     (Field("n", "ids"), [0], "UnexpectedValue"),
-    (Field("n", "object"), {"a": {"deep": 1}}, "UnexpectedValue"),
-    (Field("n", "object"), {"amount": 1e308}, "UnexpectedValue"),
-    (Field("n", "object"), {"note": "x" * 256}, "UnexpectedValue"),
+    (Field("n", "date"), "\u0662\u0660\u0662\u0666-01-01", "UnexpectedValue"),
+    (Field("n", "datetime"), "0001-01-01T00:00:00+01:00", "UnexpectedValue"),
+    (Field("n", "budget", maximum=100), [], "UnexpectedValue"),
     (Field("n", "string"), None, "Empty"),
     (Field("n", "email"), "no-at", "UnexpectedValue"),
     (Field("n", "integer", enum=(1, 2)), 3, "UnexpectedValue"),
@@ -170,3 +180,47 @@ def test_one_iso_parser_serves_resources_and_recovery() -> None:
     for bad in ("2026-02-28T12:00:00", "0001-01-01T00:00:00+14:00", "soon"):
         with pytest.raises(ValueError):
             clock.parse_iso(bad)
+
+
+@pytest.mark.parametrize(("budget", "type_", "path"), [
+    ({"amount": 1e-300}, "NotBetween", "budget.amount"),  # rounds to 0: no budget
+    ({"amount": 0}, "NotBetween", "budget.amount"),
+    ({"amount": 1e308}, "NotBetween", "budget.amount"),
+    ({"amount": 100.01}, "NotBetween", "budget.amount"),
+    ({"amount": 5, "": 1}, "UnknownField", "budget."),
+    ({"amount": 5, "unit": "h"}, "UnknownField", "budget.unit"),
+    ({"hard": True}, "Empty", "budget.amount"),
+    ({"amount": 5, "hard": 1}, "UnexpectedValue", "budget.hard"),
+    ({"amount": 5, "from_subprojects": True}, "UnexpectedValue", "budget.amount"),
+    ({"amount": 5, "interval": 4}, "UnexpectedValue", "budget.interval"),
+    ({"amount": 5, "notification_thresholds": [55]}, "UnexpectedValue",
+     "budget.notification_thresholds"),
+    ({"amount": 5, "notification_thresholds": [1e-300]}, "UnexpectedValue",
+     "budget.notification_thresholds"),
+    ({"amount": 5, "notification_thresholds": [True]}, "UnexpectedValue",
+     "budget.notification_thresholds"),
+])
+def test_budgets_hold_only_clockodos_keys_and_storable_numbers(budget: dict[str, Any],
+                                                                type_: str, path: str) -> None:
+    error = refused(check_value, Field("budget", "budget", maximum=100), budget)
+    assert (error["type"], error["path"]) == (type_, path)
+
+
+def test_subproject_budgets_have_no_interval_nor_source() -> None:
+    field = Field("budget", "subproject_budget", maximum=100)
+    for key in ("interval", "from_subprojects"):
+        assert refused(check_value, field, {"amount": 1, key: None})["type"] == "UnknownField"
+
+
+def test_date_times_before_the_year_1000_keep_four_digits_and_their_order() -> None:
+    from chalicelib import clock
+
+    assert clock.iso(-62135596800) == "0001-01-01T00:00:00Z"
+    entry = resources.get("entry")
+    running = check_create(entry, {"customers_id": 1, "services_id": 2, "billable": 1,
+                                   "time_since": "0999-12-31T23:00:00Z"})
+    assert running["time_since"] == "0999-12-31T23:00:00Z"
+    stopped = check_edit(entry, running, {"time_until": "2026-01-01T00:00:00Z"})
+    assert stopped["time_until"] == "2026-01-01T00:00:00Z"
+    assert refused(check_edit, entry, running,
+                   {"time_until": "0999-12-31T22:00:00Z"})["type"] == "EndBeforeStart"
