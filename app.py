@@ -21,12 +21,24 @@ from chalicelib import (
     resources_api,
     settings,
     webhooks_api,
+    webui,
 )
 from chalicelib.inputs import path_id
 from chalicelib.resources import ResourceType
 
 app = Chalice(app_name="clockodo-webhooks")
 app.register_middleware(api.middleware, "http")
+
+
+@app.route("/", methods=["GET"])
+def webhooks_tab() -> Response:
+    """The Webhooks tab (web UI); its scripts and styles are under /ui/."""
+    return webui.page()
+
+
+@app.route("/ui/{name}", methods=["GET"])
+def webhooks_tab_file(name: str) -> Response:
+    return webui.asset(name)
 
 
 @app.route("/v2/openapi.json", methods=["GET"])
@@ -91,6 +103,11 @@ def rotate_signing_secret(webhook_id: str) -> Response:
 def recover_deliveries(webhook_id: str) -> Response:
     return api.ok(deliveries_api.recover(api.caller(), path_id(webhook_id),
                                          api.request().raw_body), status=202)
+
+
+@app.route("/v2/webhooks/{webhook_id}/test", methods=["POST"])
+def send_test_event(webhook_id: str) -> Response:
+    return api.ok(deliveries_api.send_test(api.caller(), path_id(webhook_id)), status=202)
 
 
 @app.route("/v2/webhooks/{webhook_id}/deliveries", methods=["GET"])

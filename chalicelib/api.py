@@ -22,7 +22,7 @@ _request: contextvars.ContextVar[Request] = contextvars.ContextVar("request")
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 
 #: Routes anyone may read without credentials.
-PUBLIC_PATHS = frozenset({"/v2/openapi.json"})
+PUBLIC_PATHS = frozenset({"/v2/openapi.json", "/", "/ui/{name}"})  # + the Webhooks tab
 
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 

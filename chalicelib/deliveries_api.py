@@ -3,10 +3,20 @@ company: every function first finds the webhook in the caller's company (404 oth
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib import clock, delivery_log, inputs, queue, settings, subscriptions, webhooks_api
+from chalicelib import (
+    catalogue,
+    clock,
+    delivery_log,
+    inputs,
+    queue,
+    settings,
+    subscriptions,
+    webhooks_api,
+)
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 
@@ -50,6 +60,29 @@ def redeliver(caller: Caller, webhook_id: int, delivery_id: str) -> dict[str, An
                                            caller.company.company_id)]):
         raise ServiceUnavailable("the redelivery could not be queued; try again")
     return delivery
+
+
+def send_test(caller: Caller, webhook_id: int) -> dict[str, Any]:
+    """Queue an example notification of the webhook's event: Clockodo's body with resource
+    id 0 (which no resource has), sent, signed and logged like any delivery, once, and
+    marked as a test in the log (as Stripe's, GitHub's and Svix's test events)."""
+    webhook = webhooks_api.find(caller, webhook_id)
+    if webhook.status != subscriptions.ACTIVE:
+        raise Conflict(f"the webhook is {webhook.status}; only active webhooks are sent to",
+                       type="WebhookNotActive")
+    now = clock.now()
+    message = {
+        # the time first, as in every delivery id, so that the log lists it in order
+        "delivery_id": f"msg_{int(now * 1000):012x}{secrets.token_hex(10)}",
+        "company_id": caller.company.company_id, "webhook_id": webhook.webhook_id,
+        "event_name": webhook.event_name, "resource_type": catalogue.type_of(webhook.event_name),
+        "resource_id": 0, "occurred_at": clock.iso(now), "trigger": delivery_log.TEST,
+    }
+    if queue.send([message]):
+        raise ServiceUnavailable("the test event could not be queued; try again")
+    return {"id": message["delivery_id"], "event_name": message["event_name"],
+            "resource_type": message["resource_type"], "resource_id": 0,
+            "occurred_at": message["occurred_at"], "test": True}
 
 
 def recover(caller: Caller, webhook_id: int, raw: bytes | str | None) -> dict[str, Any]:

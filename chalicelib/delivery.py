@@ -124,7 +124,7 @@ def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settin
     """Attempt one delivery and log it."""
     if webhook is None:
         return FINISHED  # deleted: nothing to send, nobody to tell
-    manual = message["trigger"] == "manual"
+    manual = message["trigger"] != "automatic"  # redeliveries and test events: one attempt
     attempt = delivery_log.claim(message, lease_seconds=config.delivery_timeout_seconds + 30,
                                  retention_days=config.delivery_log_retention_days,
                                  manual=manual)

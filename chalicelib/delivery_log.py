@@ -23,7 +23,11 @@ RESPONSE_BODY_CHARS = 2048
 
 _SUMMARY = ("delivery_id", "event_name", "resource_type", "resource_id", "occurred_at",
             "#status", "attempt_count", "created_at", "last_attempt_at", "last_status_code",
-            "last_error")
+            "last_error", "test_event")
+
+#: The trigger of a test event's message (``POST /v2/webhooks/{id}/test``); the others are
+#: "automatic" (a change) and "manual" (redeliver, recover).
+TEST = "test"
 
 
 def _key(webhook_id: int, delivery_id: str) -> dict[str, Any]:
@@ -47,7 +51,7 @@ def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
         ":one": 1, ":company": message["company_id"], ":event": message["event_name"],
         ":rtype": message["resource_type"], ":rid": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
-        ":expires": int(now) + retention_days * 86400,
+        ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
     }
     try:
         response = aws.dynamodb().update_item(
@@ -57,6 +61,7 @@ def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
                 "SET company_id = :company, event_name = :event, resource_type = :rtype, "
                 "resource_id = :rid, occurred_at = :occurred, "
                 "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
+                "test_event = if_not_exists(test_event, :test), "
                 "lease_until = :lease, #status = :pending ADD attempt_count :one"),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
@@ -120,6 +125,7 @@ def _json(values: dict[str, Any], with_attempts: bool) -> dict[str, Any]:
         "last_attempt_at": values.get("last_attempt_at"),
         "last_status_code": values.get("last_status_code"),
         "last_error": values.get("last_error"),
+        "test": bool(values.get("test_event", False)),
     }
     if with_attempts:
         result["attempts"] = values.get("attempts", [])

@@ -4,9 +4,10 @@ Starts moto's server on loopback, creates the tables from the deployment templat
 a demo company, serves the Chalice app on 127.0.0.1:$PORT, prints one ``READY {json}``
 line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
 
-Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001);
-0 picks a free port. For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the
-template's), ``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
+Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001),
+``INBOX_PORT`` (the request inbox, ``local/inbox.py``, default 8002); 0 picks a free port.
+For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the template's),
+``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
 ``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from
 ``.chalice/config.json``; variables already set in the environment win.
 """
@@ -27,6 +28,7 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8000
 DEFAULT_MOTO_PORT = 8001
+DEFAULT_INBOX_PORT = 8002
 DEMO_EMAIL = "demo@example.com"
 
 
@@ -52,9 +54,11 @@ def _wait_until_serving(url: str, deadline: float) -> None:
 class LocalStack:
     """The running parts of the local stack, started and stopped together."""
 
-    def __init__(self, port: int, moto_port: int) -> None:
+    def __init__(self, port: int, moto_port: int, inbox_port: int = DEFAULT_INBOX_PORT) -> None:
         self.port = port
         self.moto_port = moto_port
+        self.inbox_port = inbox_port
+        self._inbox: Any = None
         # A plain flag, not a threading.Event: the signal handler sets it, and Event.set()
         # in a handler can deadlock on the lock the interrupted Event.wait() holds.
         self._stop_requested = False
@@ -90,8 +94,13 @@ class LocalStack:
 
         api_url = self._serve_api()
         self._start_event_sources()
+        from local.inbox import Inbox
+
+        self._inbox = Inbox("127.0.0.1", self.inbox_port).start()
         return {
             "api": api_url,
+            "ui": api_url + "/",
+            "inbox": self._inbox.url,
             "aws_endpoint": self._moto.endpoint,
             "company_id": demo["company_id"],
             "api_user": demo["api_user"],
@@ -150,6 +159,8 @@ class LocalStack:
     def shutdown(self) -> None:
         for poller in self._pollers:
             poller.stop()
+        if self._inbox is not None:
+            self._inbox.stop()
         if self._api is not None:
             self._api.shutdown()
         if self._moto is not None:
@@ -159,7 +170,8 @@ class LocalStack:
 def main() -> int:
     os.chdir(PROJECT)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    stack = LocalStack(_port("PORT", DEFAULT_PORT), _port("MOTO_PORT", DEFAULT_MOTO_PORT))
+    stack = LocalStack(_port("PORT", DEFAULT_PORT), _port("MOTO_PORT", DEFAULT_MOTO_PORT),
+                       _port("INBOX_PORT", DEFAULT_INBOX_PORT))
     signal.signal(signal.SIGTERM, stack.stop)
     signal.signal(signal.SIGINT, stack.stop)
     try:
