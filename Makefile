@@ -5,26 +5,36 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= eu-central-1
 
-.PHONY: run test lint package bench clean
+.PHONY: run test lint package bench browser clean
 
+# The first run says what it installs and shows pip's progress, rather than minutes of silence.
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo "Setting up $(VENV): installing requirements-dev.txt (the first time takes a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
 	touch $(STAMP)
+	@echo "$(VENV) is ready"
 
 ## run: the whole service on an embedded moto backend (PORT, MOTO_PORT); Ctrl-C stops it
 run: $(STAMP)
 	$(BIN)/python -m local.stack
 
 ## test: lint, the packaged template through cfn-lint, then every test
-test: $(STAMP) lint package
+test: $(STAMP) lint package browser
 	$(BIN)/cfn-lint build/package/sam.json
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+## browser: Debian's chromium, which Playwright drives in the UI tests (browser downloads are
+## not possible here, so `playwright install` is not used)
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the UI tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## package: the CloudFormation/SAM template and deployment zip for the prod stage
 package: $(STAMP)

@@ -55,7 +55,8 @@ class RunningStack:
 
 def start_stack(extra_env: dict[str, str] | None = None) -> RunningStack:
     """Run `make run` on free ports and wait for its READY line."""
-    env = {**os.environ, "PORT": "0", "MOTO_PORT": "0", **(extra_env or {})}
+    env = {**os.environ, "PORT": "0", "MOTO_PORT": "0", "INBOX_PORT": "0",
+           **(extra_env or {})}
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)
     process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
