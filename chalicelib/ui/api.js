@@ -67,7 +67,10 @@ export async function call(method, path, body, given = null) {
     : [{ type: response.status >= 500 ? "ServerError" : "other",
       message: `HTTP ${response.status}`, path: null, details: null }];
   const error = new ApiError(response.status, errors, response.headers.get("Retry-After"));
-  if (response.status === 401 && !given) onSignedOut();
+  if (response.status === 401 && !given) { // the key was revoked: back to signing in
+    error.signedOut = true;
+    onSignedOut();
+  }
   throw error;
 }
 

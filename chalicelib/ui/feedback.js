@@ -83,6 +83,7 @@ export function clearFieldErrors(form) {
 /** Show an API refusal next to the field it names (by the API's `path`), or else in the
  * notice area. `fields` maps API paths to their inputs. */
 export function report(error, fields = {}) {
+  if (error.signedOut) return; // the sign-in view says so
   const path = error.first?.path;
   const field = path && fields[path];
   if (field && field.errorSlot) {

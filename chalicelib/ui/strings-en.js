@@ -91,7 +91,7 @@ export default {
   "delivery.delivered": "Delivered",
   "delivery.pending": "Pending",
   "delivery.failed": "Failed",
-  showAttempts: "Attempts of {event} at {time}",
+  showAttempts: "attempts of {event} at {time}",
   attempt: "Attempt {number}",
   trigger: "Trigger",
   "trigger.automatic": "automatic",

@@ -78,7 +78,7 @@ function row(webhook, delivery, eventName, again) {
     if (details.open && !attempts.childElementCount) showAttempts(webhook, delivery, attempts);
   } },
   h("summary", {}, String(delivery.attempt_count), h("span", { class: "visually-hidden" },
-    ` ${t("showAttempts", { event: eventName(delivery.event_name),
+    ` – ${t("showAttempts", { event: eventName(delivery.event_name),
       time: dateTime(delivery.created_at) })}`)),
   attempts);
   return h("tr", {},

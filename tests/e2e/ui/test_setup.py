@@ -90,7 +90,12 @@ def test_validate_with_the_secret_the_inbox_got(tab: Tab, stack: RunningStack,
     path = "validate-me"
     user.call("POST", "/v2/webhooks", {"event_name": "service.created",
                                        "url": stack.ready["inbox"] + path, "token": "svc"})
+    user.call("POST", "/v2/webhooks", {"event_name": "service.deleted",
+                                       "url": "http://127.0.0.1:9/nobody", "token": "nobody"})
     page = tab.sign_in(user).page
+    tab.card("nobody").get_by_role("button", name="Validate webhook").click()
+    expect(tab.card("nobody").get_by_role("alert")).to_have_text(
+        re.compile(r"^Your endpoint could not be reached: .*refused"))
     card = tab.card("svc")
     card.get_by_role("button", name="Validate webhook").click()
     expect(card.get_by_text("Your endpoint answered 200")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ApiUser, RunningStack, new_company
+from tests.e2e.conftest import ApiUser, RunningStack, admin_cli, new_company
 from tests.e2e.ui.conftest import Tab, tab_in
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +41,19 @@ def test_sign_in_keeps_the_key_in_the_tab_only_and_sign_out_forgets_it(
     expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert user.api_key not in page.evaluate("JSON.stringify(sessionStorage)")
+
+
+def test_a_revoked_key_ends_the_session(tab: Tab, stack: RunningStack) -> None:
+    tab.expected_refusals = {401}
+    user = new_company(stack, "Revoked GmbH", "enterprise")
+    page = tab.sign_in(user).page
+    (key,) = admin_cli(stack, "list-keys", "--email", user.api_user)
+    admin_cli(stack, "revoke-key", "--email", user.api_user, "--key-id", key["key_id"])
+    page.get_by_role("button", name="New webhook").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Your key was not accepted any more. Please sign in again.")
     assert user.api_key not in page.evaluate("JSON.stringify(sessionStorage)")
 
 

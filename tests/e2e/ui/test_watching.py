@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -34,7 +35,7 @@ def test_a_change_is_logged_as_delivered_and_can_be_redelivered(
     expect(page.get_by_role("img", name="In the last 24 hours: 1 delivered, 0 failed.")
            ).to_be_visible()
 
-    expect(row.locator("summary")).to_have_text(re.compile(r"^1 Attempts of Customer created"))
+    expect(row.locator("summary")).to_have_text(re.compile(r"^1 . attempts of Customer created"))
     row.locator("summary").click()  # the attempts
     attempt = row.get_by_role("listitem").first
     expect(attempt).to_contain_text("Attempt 1 · automatic")
@@ -46,7 +47,7 @@ def test_a_change_is_logged_as_delivered_and_can_be_redelivered(
     second = receiver.wait_for(before + 2)[-1]
     assert second.headers["webhook-id"] == first.headers["webhook-id"]
     row = page.get_by_role("row").filter(has_text=f"customer {customer['id']}")
-    expect(row.locator("summary")).to_have_text(re.compile(r"^2 Attempts of Customer created"))
+    expect(row.locator("summary")).to_have_text(re.compile(r"^2 . attempts of Customer created"))
     row.locator("summary").click()
     expect(row.get_by_role("listitem").nth(1)).to_contain_text("Attempt 2 · manual")
 
@@ -98,14 +99,40 @@ def test_reveal_copy_and_rotate_the_signing_secret(tab: Tab, user: ApiUser,
     expect(page.get_by_text(old, exact=True)).to_be_visible()
 
 
-def test_the_list_shows_each_status_in_words(tab: Tab, stack: RunningStack,
-                                            receiver: Receiver) -> None:
+def test_each_status_in_words_and_a_failing_endpoint_at_a_glance(
+        tab: Tab, stack: RunningStack, receiver: Receiver) -> None:
     user = new_company(stack, "Statuses GmbH", "enterprise")
     activate(user, receiver, "entry.created", token="on")
     user.call("POST", "/v2/webhooks", {"event_name": "entry.deleted", "url": receiver.url,
                                        "token": "waiting"})
+    gone = Receiver(status=410).start()
+    try:
+        webhook = activate(user, gone, "customer.created", token="gone")
+        customer = user.call("POST", "/v3/customers", {"name": "Acme"}).json()["data"]
+        gone.wait_for(2)  # the validation request, then the notification
+    finally:
+        gone.stop()
+    path = f"/v2/webhooks/{webhook['id']}"
+    deadline = time.monotonic() + 10
+    while user.call("GET", path).json()["data"]["status"] != "disabled":
+        assert time.monotonic() < deadline, "the webhook was not disabled"
+        time.sleep(0.1)
+
     page = tab.sign_in(user).page
     expect(tab.card("on").get_by_text("Active", exact=True)).to_be_visible()
     expect(tab.card("waiting").get_by_text("Pending validation")).to_be_visible()
+    card = tab.card("gone")
+    expect(card.get_by_text("Disabled: the endpoint answered 410 Gone")).to_be_visible()
+    expect(card.get_by_role("definition").nth(5)).to_have_text("1")  # failures in a row
+    expect(card.get_by_role("button", name="Validate webhook")).to_be_visible()
     expect(page.get_by_text("2 of 3 Time entry webhooks")).to_be_visible()
+    expect(page.get_by_text("1 of 3 Customer webhooks")).to_be_visible()
     tab.check("list")
+
+    card.get_by_role("link", name="Log").click()
+    expect(page.get_by_role("img", name="In the last 24 hours: 0 delivered, 1 failed.")
+           ).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=f"customer {customer['id']}")
+    expect(row.get_by_text("Failed", exact=True)).to_be_visible()
+    row.locator("summary").click()
+    expect(row.get_by_role("listitem").first.get_by_role("definition").nth(1)).to_have_text("410")
