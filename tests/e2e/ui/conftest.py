@@ -83,15 +83,19 @@ class Tab:
             has=self.page.get_by_text(token, exact=True))
 
     def check(self, view: str) -> None:
-        """Screenshot the view to build/ui/ and fail on any serious or critical axe-core
-        finding."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{view}.png"), full_page=True)
-        results = Axe().run(self.page)
-        serious = [v for v in results.response["violations"]
-                   if v["impact"] in ("serious", "critical")]
-        assert not serious, f"axe-core on {view}: " + "; ".join(
-            f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']]})" for v in serious)
+        check(self.page, view)
+
+
+def check(page: Page, view: str) -> None:
+    """Screenshot the page to build/ui/ and fail on any serious or critical axe-core
+    finding."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{view}.png"), full_page=True)
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, f"axe-core on {view}: " + "; ".join(
+        f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']]})" for v in serious)
 
 
 def tab_in(browser: Browser, stack: RunningStack, locale: str = "en-US") -> Iterator[Tab]:

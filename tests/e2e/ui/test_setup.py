@@ -9,7 +9,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ApiUser, RunningStack, activate, new_company
-from tests.e2e.ui.conftest import Tab
+from tests.e2e.ui.conftest import Tab, check
 from tests.receivers import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -106,8 +106,9 @@ def test_validate_with_the_secret_the_inbox_got(tab: Tab, stack: RunningStack,
     inbox.goto(stack.ready["inbox"])
     request = inbox.get_by_role("article").filter(has_text=f"POST /{path}?secret=").first
     secret = re.search(r'"secret": "([0-9a-f-]{36})"', request.inner_text()).group(1)
-    tab.check("list-validating")
+    check(inbox, "inbox")
     inbox.close()
+    tab.check("list-validating")
 
     secret_field.fill("00000000-0000-4000-8000-000000000000")
     card.get_by_role("button", name="Confirm").click()
