@@ -16,6 +16,7 @@ from chalicelib import (
     deliveries_api,
     delivery,
     fanout,
+    observability,
     openapi,
     resources,
     resources_api,
@@ -131,18 +132,21 @@ def redeliver(webhook_id: str, delivery_id: str) -> Response:
 
 @app.on_dynamodb_record(stream_arn=settings.get().resources_stream_arn, batch_size=100,
                         starting_position="TRIM_HORIZON")
+@observability.handler
 def fan_out_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Changed resources → one queued delivery per subscribed active webhook."""
     return fanout.fan_out([record.to_dict() for record in event])
 
 
 @app.on_sqs_message(queue=settings.get().delivery_queue_name, batch_size=10)
+@observability.handler
 def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     """Queued deliveries → signed HTTP POSTs, sent concurrently, logged."""
     return delivery.deliver([record.to_dict() for record in event])
 
 
 @app.on_sqs_message(queue=settings.get().slow_queue_name, batch_size=10)
+@observability.handler
 def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
     """The slow lane: deliveries to endpoints that are failing, apart from the rest."""
     return delivery.deliver([record.to_dict() for record in event], slow_lane=True)

@@ -7,16 +7,14 @@ caller to a context variable instead, which is per thread and per Lambda invocat
 from __future__ import annotations
 
 import contextvars
-import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib import auth, errors
+from chalicelib import auth, errors, limits, observability, settings
 from chalicelib.auth import Caller
-
-log = logging.getLogger("webhooks.api")
 
 _request: contextvars.ContextVar[Request] = contextvars.ContextVar("request")
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
@@ -47,22 +45,51 @@ def body(payload: dict[str, Any], status: int = 200) -> Response:
     return Response(body=payload, status_code=status, headers=JSON_HEADERS)
 
 
-def _error_response(status: int, payload: dict[str, Any]) -> Response:
-    return Response(body=payload, status_code=status, headers=JSON_HEADERS)
+def _error_response(status: int, payload: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> Response:
+    return Response(body=payload, status_code=status,
+                    headers={**JSON_HEADERS, **(headers or {})})
 
 
 def middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Bind the request, authenticate it, and map every refusal to the error format."""
+    """Run the request as the ``api_handler`` function, and log it: one JSON line with
+    the route (its template, never the query string), status, duration and company."""
+    started = time.monotonic()
+    with observability.running("api_handler"):
+        response, company_id = _handle(event, get_response)
+        route = event.context.get("resourcePath")
+        duration_ms = int((time.monotonic() - started) * 1000)
+        observability.logger.info("api request", extra={
+            "method": event.method, "route": route, "status": response.status_code,
+            "duration_ms": duration_ms, "company_id": company_id,
+            "request_id": event.context.get("requestId")})
+        observability.count("ApiRequests")
+        observability.count("ApiLatency", duration_ms, "Milliseconds")
+        if response.status_code >= 500:
+            observability.count("ApiServerErrors")
+    return response
+
+
+def _handle(event: Request, get_response: Callable[[Request], Response]
+            ) -> tuple[Response, int | None]:
+    """Bind the request, authenticate it, count it against the API user's rate limit,
+    and map every refusal to the error format."""
     request_token = _request.set(event)
     caller_token = None
+    company_id = None
     try:
         if event.context.get("resourcePath") not in PUBLIC_PATHS:
-            caller_token = _caller.set(auth.authenticate(event.headers))
+            found = auth.authenticate(event.headers)
+            caller_token = _caller.set(found)
+            company_id = found.company.company_id
+            limits.api_request(found.api_user, settings.get().rate_limit_per_minute)
         response = get_response(event)
     except errors.ApiError as error:
-        return _error_response(error.status, errors.error_body(error))
-    except Exception:
-        log.exception("unhandled error on %s %s", event.method, event.context.get("resourcePath"))
+        return _error_response(error.status, errors.error_body(error),
+                               error.headers), company_id
+    except Exception:  # noqa: BLE001 - logged whole, answered as a 500
+        observability.logger.exception("unhandled error", extra={
+            "method": event.method, "route": event.context.get("resourcePath")})
         response = Response(body={"Code": "InternalServerError",
                                   "Message": "An internal server error occurred."},
                             status_code=500)
@@ -72,5 +99,5 @@ def middleware(event: Request, get_response: Callable[[Request], Response]) -> R
         _request.reset(request_token)
     rewritten = errors.from_chalice_error(response.body)
     if rewritten is not None:
-        return _error_response(response.status_code, rewritten)
-    return response
+        return _error_response(response.status_code, rewritten), company_id
+    return response, company_id

@@ -49,9 +49,17 @@ def sqs() -> Any:
         return session().client("sqs", config=client_config())
 
 
-@cache
 def queue_url(name: str) -> str:
-    """A queue's URL, looked up once per container."""
+    """A queue's URL, looked up once per container (on Lambda, each function has its own
+    containers; the local stack runs them all in one process, so the cache is per
+    function there too, and each function makes the calls it makes on AWS)."""
+    from chalicelib.observability import current_function
+
+    return _queue_url(name, current_function())
+
+
+@cache
+def _queue_url(name: str, function: str | None) -> str:
     return str(sqs().get_queue_url(QueueName=name)["QueueUrl"])
 
 
@@ -66,7 +74,7 @@ def reset() -> None:
     dynamodb.cache_clear()
     settings.get.cache_clear()
     sqs.cache_clear()
-    queue_url.cache_clear()
+    _queue_url.cache_clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:

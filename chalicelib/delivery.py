@@ -15,8 +15,8 @@ webhook at once, and so does failing without a break for ``disable_after_seconds
 from __future__ import annotations
 
 import json
-import logging
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ from chalicelib import (
     aws,
     clock,
     delivery_log,
+    observability,
     outbound,
     queue,
     retry,
@@ -37,7 +38,7 @@ from chalicelib.outbound import Outcome
 from chalicelib.settings import Settings
 from chalicelib.subscriptions import Webhook
 
-log = logging.getLogger("webhooks.delivery")
+log = observability.logger
 
 MESSAGE_FIELDS = frozenset({"delivery_id", "company_id", "webhook_id", "event_name",
                             "resource_type", "resource_id", "occurred_at", "trigger"})
@@ -89,7 +90,8 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
     for record in records:
         message = _parse(record)
         if message is None:  # can never succeed: drop it rather than poison the queue
-            log.error("dropping malformed delivery message %s", record.get("messageId"))
+            log.error("dropping malformed delivery message",
+                      extra={"message_id": record.get("messageId")})
             continue
         work.append((record, message))
     if not work:
@@ -106,11 +108,11 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
         try:
             return deliver_one(message, webhook, config)
         except Exception:
-            log.exception("delivery %s failed unexpectedly", message["delivery_id"])
+            log.exception("delivery failed unexpectedly", extra=_ids(message))
             return Result(False)
 
     with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency, len(work))) as pool:
-        results = list(pool.map(one, work))
+        results = list(pool.map(observability.in_this_context(one), work))
     again = [(record, result) for (record, _), result in zip(work, results, strict=True)
              if not result.done]
     _hide_until_due([(record, result.retry_in) for record, result in again
@@ -137,7 +139,8 @@ def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settin
     active = webhook.status == subscriptions.ACTIVE
     outcome = _send(message, webhook, config) if active else \
         Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}"
-                + (f" ({webhook.disabled_reason})" if webhook.disabled_reason else ""))
+                + (f" ({webhook.disabled_reason})" if webhook.disabled_reason else ""),
+                error_class="inactive")
     delay = None
     if not outcome.succeeded and active and not manual and outcome.status_code != 410:
         delay = retry.next_delay(
@@ -149,9 +152,34 @@ def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settin
     delivery_log.record(message, delivery_log.attempt_entry(
         attempt, message["trigger"], started, outcome.duration_ms, outcome.status_code,
         outcome.error, outcome.body, next_attempt_in=delay), status)
+    _observe(message, attempt, outcome, status, delay)
     if active:
         _note_health(webhook, outcome, started, config)
     return FINISHED if delay is None else Result(False, delay)
+
+
+def _ids(message: dict[str, Any]) -> dict[str, Any]:
+    """What lets an operator follow one delivery through the logs."""
+    return {key: message.get(key) for key in ("delivery_id", "webhook_id", "company_id",
+                                               "event_name", "trigger")}
+
+
+def _observe(message: dict[str, Any], attempt: int, outcome: Outcome, status: str,
+             delay: int | None) -> None:
+    """One log line and the metrics of one attempt (never the token, URL or secret)."""
+    reason = outcome.failure_reason
+    log.info("delivery attempt", extra={
+        **_ids(message), "attempt": attempt, "outcome": status, "status_code":
+        outcome.status_code, "reason": reason, "duration_ms": outcome.duration_ms,
+        "next_attempt_in": delay})
+    observability.count("Attempts")
+    observability.count("AttemptLatency", outcome.duration_ms, "Milliseconds")
+    if reason is None:
+        observability.count("SuccessfulAttempts")
+    else:
+        observability.count_by("FailedAttempts", "reason", Counter({reason: 1}))
+    if delay is not None:
+        observability.count("RetriesScheduled")
 
 
 def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcome:
@@ -159,7 +187,7 @@ def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcom
         vetted = urlguard.check(webhook.url, allow_http=config.allow_http,
                                 allowed=config.allowed_networks)
     except urlguard.UrlNotAllowed as refused:
-        return Outcome(None, "", 0, f"not sent: {refused.message}")
+        return Outcome(None, "", 0, f"not sent: {refused.message}", error_class="url_refused")
     body = notification_body(message, webhook)
     now = clock.now()
     headers = signing.headers(webhook.signing_secrets(now), message["delivery_id"], int(now),
@@ -204,7 +232,10 @@ def _note_health(webhook: Webhook, outcome: Outcome, when: float, config: Settin
     else:
         return
     if subscriptions.disable(webhook, reason):
-        log.warning("webhook %s disabled: %s", webhook.webhook_id, reason)
+        observability.count("WebhooksDisabled")
+        log.warning("webhook disabled", extra={"company_id": webhook.company_id,
+                                               "webhook_id": webhook.webhook_id,
+                                               "reason": reason})
 
 
 def _move_failing_to_slow_lane(work: list[tuple[dict[str, Any], dict[str, Any]]],
@@ -222,6 +253,7 @@ def _move_failing_to_slow_lane(work: list[tuple[dict[str, Any], dict[str, Any]]]
     refused = set(queue.send([message for _, message in moving],
                              queue_name=config.slow_queue_name))
     moved = {id(item) for index, item in enumerate(moving) if index not in refused}
+    observability.count("MovedToSlowLane", len(moved))
     return [item for item in work if id(item) not in moved]
 
 
@@ -246,4 +278,4 @@ def _hide_until_due(retries: list[tuple[dict[str, Any], int]], queue_name: str) 
         try:
             aws.sqs().change_message_visibility_batch(QueueUrl=url, Entries=entries)
         except Exception:
-            log.exception("cannot schedule %d retries", len(entries))
+            log.exception("cannot schedule retries", extra={"messages": len(entries)})

@@ -29,6 +29,7 @@ class ApiError(ChaliceUnhandledError):
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = {}  # extra response headers (e.g. Retry-After)
         self.path = path
         self.details = details
         if type is not None:

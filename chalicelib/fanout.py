@@ -12,14 +12,14 @@ retries the stream from that record on.
 from __future__ import annotations
 
 import hashlib
-import logging
+import time
 from collections import defaultdict
 from typing import Any
 
-from chalicelib import events, queue, subscriptions
+from chalicelib import events, observability, queue, subscriptions
 from chalicelib.events import Change
 
-log = logging.getLogger("webhooks.fanout")
+log = observability.logger
 
 
 def delivery_id(change: Change, webhook_id: int) -> str:
@@ -53,7 +53,8 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
         try:
             changes += events.derive(record)
         except Exception:  # a record we cannot read must not block the shard forever
-            log.exception("cannot derive events from stream record %s", record.get("eventID"))
+            log.exception("cannot derive events from a stream record",
+                          extra={"event_id": record.get("eventID")})
     by_target: dict[tuple[int, str], list[Change]] = defaultdict(list)
     for change in changes:
         by_target[(change.company_id, change.event_name)].append(change)
@@ -61,19 +62,27 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
     outgoing: list[tuple[Change, dict[str, Any]]] = []
     for (company_id, event_name), group in by_target.items():
         try:
-            webhooks = subscriptions.active_for_event(company_id, event_name)
+            webhook_ids = subscriptions.active_webhook_ids(company_id, event_name)
         except Exception:
-            log.exception("cannot look up webhooks for %s of company %s", event_name, company_id)
+            log.exception("cannot look up webhooks", extra={"event_name": event_name,
+                                                            "company_id": company_id})
             failed.update(c.sequence_number for c in group)
             continue
-        outgoing += [(change, message(change, w.webhook_id))
-                     for change in group for w in webhooks]
+        outgoing += [(change, message(change, webhook_id))
+                     for change in group for webhook_id in webhook_ids]
 
     refused = queue.send([m for _, m in outgoing])
     failed.update(outgoing[index][0].sequence_number for index in refused)
-    if outgoing:
-        log.info("queued %d deliveries for %d changes", len(outgoing) - len(refused),
-                 len(changes))
+    queued = len(outgoing) - len(refused)
+    # the lag: how old the oldest change of the batch is when its deliveries are queued
+    lag_ms = max((int(time.time() * 1000) - c.occurred_ms for c in changes), default=None)
+    log.info("fan-out batch", extra={
+        "records": len(records), "changes": len(changes), "deliveries_queued": queued,
+        "records_failed": len(failed), "lag_ms": lag_ms})
+    observability.count("FanOutRecords", len(records))
+    observability.count("NotificationsQueued", queued)
+    if lag_ms is not None:
+        observability.count("FanOutLag", max(0, lag_ms), "Milliseconds")
     return {"batchItemFailures": [{"itemIdentifier": sequence}
                                   for sequence in _in_stream_order(records, failed)]}
 

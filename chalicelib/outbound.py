@@ -33,32 +33,44 @@ class Outcome:
     duration_ms: int
     error: str | None = None
     retry_after: str | None = None  # the Retry-After header, as sent
+    #: Why no answer came: timeout, connection, tls (or url_refused, inactive: not sent).
+    error_class: str | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
+    @property
+    def failure_reason(self) -> str | None:
+        """The failure's class for metrics and logs: 3xx, 4xx, 5xx, or ``error_class``."""
+        if self.succeeded:
+            return None
+        if self.status_code is not None:
+            return f"{self.status_code // 100}xx"
+        return self.error_class or "other"
 
-def _describe(exc: BaseException) -> str:
-    """A short, URL-free description of a failed request."""
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """A short, URL-free description of a failed request, and its class (timeout,
+    connection, tls)."""
     from urllib3 import exceptions as e
 
     if isinstance(exc, e.SSLError):
-        return "TLS handshake failed"
+        return "TLS handshake failed", "tls"
     # urllib3's NewConnectionError subclasses ConnectTimeoutError: name the OS error first.
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, OSError) and cause.errno is not None \
                 and cause.errno in errno.errorcode:
-            return f"connection failed: {os.strerror(cause.errno).lower()}"
+            return f"connection failed: {os.strerror(cause.errno).lower()}", "connection"
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, e.ConnectTimeoutError):
-        return "connect timeout"
+        return "connect timeout", "timeout"
     if isinstance(exc, (e.ReadTimeoutError, TimeoutError)):
-        return "timeout waiting for the response"
+        return "timeout waiting for the response", "timeout"
     if isinstance(exc, e.ProtocolError):
-        return "connection closed before a complete response"
-    return f"request failed ({type(exc).__name__})"
+        return "connection closed before a complete response", "connection"
+    return f"request failed ({type(exc).__name__})", "connection"
 
 
 def post(vetted: VettedUrl, body: bytes, headers: Mapping[str, str], *,
@@ -92,6 +104,8 @@ def post(vetted: VettedUrl, body: bytes, headers: Mapping[str, str], *,
                        int((time.monotonic() - started) * 1000),
                        retry_after=response.headers.get("Retry-After"))
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome, not a crash
-        return Outcome(None, "", int((time.monotonic() - started) * 1000), _describe(exc))
+        error, error_class = _describe(exc)
+        return Outcome(None, "", int((time.monotonic() - started) * 1000), error,
+                       error_class=error_class)
     finally:
         pool.close()

@@ -59,6 +59,8 @@ class Settings:
     disable_after_seconds: int = 5 * 86400
     secret_grace_seconds: int = 86400
     recover_max_days: int = 14
+    rate_limit_per_minute: int = 900
+    validations_per_hour: int = 10
 
     def table(self, name: str) -> str:
         """The DynamoDB table name of one of the service's tables."""
@@ -167,6 +169,10 @@ def from_environ(env: Mapping[str, str]) -> Settings:
                                          "WEBHOOKS_SECRET_GRACE_SECONDS", int)),
         recover_max_days=int(_number(env.get("WEBHOOKS_RECOVER_MAX_DAYS", "14"),
                                      "WEBHOOKS_RECOVER_MAX_DAYS", int)),
+        rate_limit_per_minute=int(_number(env.get("WEBHOOKS_RATE_LIMIT_PER_MINUTE", "900"),
+                                          "WEBHOOKS_RATE_LIMIT_PER_MINUTE", int)),
+        validations_per_hour=int(_number(env.get("WEBHOOKS_VALIDATIONS_PER_HOUR", "10"),
+                                         "WEBHOOKS_VALIDATIONS_PER_HOUR", int)),
     )
 
 

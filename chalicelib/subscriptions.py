@@ -316,8 +316,10 @@ def usage(company_id: int) -> dict[str, int]:
     return {c["sk"].removeprefix("quota#"): c.get("count", 0) for c in counts}
 
 
-def active_for_event(company_id: int, event_name: str) -> list[Webhook]:
-    """The company's active webhooks for one event: one query of the sparse index."""
+def active_webhook_ids(company_id: int, event_name: str) -> list[int]:
+    """The ids of the company's active webhooks for one event: one query of the sparse
+    index, which holds only keys (no token, URL or secret: the worker reads those when it
+    sends)."""
     paginator = aws.dynamodb().get_paginator("query")
     pages = paginator.paginate(
         TableName=aws.table_name(TABLE),
@@ -325,7 +327,7 @@ def active_for_event(company_id: int, event_name: str) -> list[Webhook]:
         KeyConditionExpression="active_key = :k",
         ExpressionAttributeValues={":k": {"S": f"{company_id}#{event_name}"}},
     )
-    return [_webhook(item) for page in pages for item in page.get("Items", [])]
+    return [int(item["webhook_id"]["N"]) for page in pages for item in page.get("Items", [])]
 
 
 def create(company_id: int, event_name: str, url: str, token: str, *, limit: int,

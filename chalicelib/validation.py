@@ -15,7 +15,7 @@ import uuid
 from dataclasses import replace
 from urllib.parse import quote
 
-from chalicelib import clock, outbound, subscriptions, urlguard
+from chalicelib import clock, limits, observability, outbound, subscriptions, urlguard
 from chalicelib.errors import Conflict, Unprocessable
 from chalicelib.outbound import Outcome
 from chalicelib.settings import Settings
@@ -56,12 +56,16 @@ def request(webhook: Webhook, settings: Settings,
     """Send a new validation secret to the webhook's endpoint.
 
     The secret is stored (hashed) before it is sent, so a fast receiver and a fast person
-    can never race the store. Raises ``EndpointUnreachable`` when no HTTP answer came.
+    can never race the store. At most ``validations_per_hour`` requests per webhook
+    (``TooManyRequests``). Raises ``EndpointUnreachable`` when no HTTP answer came, naming
+    the class of failure (timeout, connection, tls) and nothing the far side said.
     """
     if webhook.status == subscriptions.ACTIVE:
         raise AlreadyActive("the webhook is already validated and active")
     vetted = urlguard.check(webhook.url, allow_http=settings.allow_http,
                             allowed=settings.allowed_networks, resolver=resolver)
+    limits.validation_request(webhook.company_id, webhook.webhook_id,
+                              settings.validations_per_hour)
     secret = str(uuid.uuid4())
     now = clock.now()
     pending = PendingValidation(_hash(secret), int(now),
@@ -76,10 +80,16 @@ def request(webhook: Webhook, settings: Settings,
         total_timeout=settings.validation_timeout_seconds,
         target=_with_secret(vetted.parsed.target, secret),
     )
+    observability.logger.info("validation request", extra={
+        "company_id": webhook.company_id, "webhook_id": webhook.webhook_id,
+        "event_name": webhook.event_name, "status_code": outcome.status_code,
+        "reason": outcome.failure_reason, "duration_ms": outcome.duration_ms})
+    observability.count("ValidationRequests")
     if outcome.status_code is None:
         raise EndpointUnreachable(
             f"the validation request got no answer: {outcome.error}", path="url",
-            details={"error": outcome.error, "duration_ms": outcome.duration_ms},
+            details={"reason": outcome.error_class, "error": outcome.error,
+                     "duration_ms": outcome.duration_ms},
         )
     return webhook, outcome
 

@@ -8,12 +8,14 @@ Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 
 ``INBOX_PORT`` (the request inbox, ``local/inbox.py``, default 8002); 0 picks a free port.
 For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the template's),
 ``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
-``LOCAL_FAULTS`` (see ``local/faults.py``). The dev stage's settings come from
+``LOCAL_FAULTS`` (see ``local/faults.py``), ``LOCAL_AWS_CALL_LOG`` (see
+``local/aws_calls.py``). The dev stage's settings come from
 ``.chalice/config.json``; variables already set in the environment win.
 """
 from __future__ import annotations
 
 import faulthandler
+import functools
 import json
 import logging
 import os
@@ -80,7 +82,10 @@ class LocalStack:
         admin.use_local_stack(self._moto.endpoint)
 
         from chalicelib import aws, settings
+        from local import aws_calls
         from local.infra import create_all
+
+        aws_calls.install(aws.session())  # for the IAM test, when LOCAL_AWS_CALL_LOG is set
 
         visibility = os.environ.get("LOCAL_QUEUE_VISIBILITY_TIMEOUT")
         infra = create_all(aws.dynamodb(), aws.sqs(), settings.get().table_prefix,
@@ -113,6 +118,8 @@ class LocalStack:
         from chalice.cli.factory import CLIFactory
         from chalice.local import ThreadedHTTPServer, create_local_server
 
+        from local.gateway import GatewayRequestHandler
+
         # API Gateway takes bursts; socketserver's default listen backlog of 5 resets them.
         ThreadedHTTPServer.request_queue_size = 128
 
@@ -121,6 +128,9 @@ class LocalStack:
 
         config = CLIFactory(str(PROJECT)).create_config_obj(chalice_stage_name="dev")
         self._api = create_local_server(app_module.app, config, "127.0.0.1", self.port)
+        # API Gateway's own answers (an unknown route) as the template configures them
+        self._api.server.RequestHandlerClass = functools.partial(
+            GatewayRequestHandler, app_object=app_module.app, config=config)
         host, port = self._api.server.server_address[:2]
         # The server itself, not LocalDevServer.serve_forever, which prints the asked-for port.
         self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="api",

@@ -13,6 +13,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import admin, aws
+from local import aws_calls
 from local.aws_backend import MotoBackend
 from local.infra import LocalInfrastructure, create_all
 from tests.conftest import ROOT
@@ -45,6 +46,7 @@ def aws_backend(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("AWS_DEFAULT_REGION", admin.LOCAL_REGION)
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     aws.reset()
+    aws_calls.install(aws.session())  # what each function calls, for the IAM test
     yield create_all(aws.dynamodb(), aws.sqs(), os.environ["WEBHOOKS_TABLE_PREFIX"])
     aws.reset()
 

@@ -287,6 +287,25 @@ def test_duplicate_messages_in_one_batch_send_once(tenant: Tenant, receiver: Rec
     assert len(receiver.requests) == 1
 
 
+@pytest.mark.parametrize("lane", ["main", "slow"])
+def test_a_copy_that_arrives_while_another_worker_sends_is_offered_again(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
+    """Both workers read the log to tell "being sent" from "done" (the IAM test needs the
+    calls of this branch from both functions)."""
+    subscribe(tenant, "service.created", receiver.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    pipeline.fan_out(pipeline.stream_records())
+    (message,) = pipeline.messages()
+    config = settings.get()
+    # another worker holds the lease on this delivery
+    assert delivery_log.claim(json.loads(message["body"]), lease_seconds=60,
+                              retention_days=config.delivery_log_retention_days,
+                              manual=False) == 1
+    assert pipeline.deliver([message], lane=lane) == \
+        {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+    assert receiver.requests == []
+
+
 def one_delivery(tenant: Tenant, receiver: Receiver,
                  pipeline: Pipeline) -> tuple[int, dict[str, Any]]:
     """A webhook, a change, its delivery: the webhook's id and the log entry."""

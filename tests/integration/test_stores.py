@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib import admin, auth, companies, subscriptions
+from chalicelib import admin, auth, aws, companies, subscriptions
 from chalicelib.errors import Conflict, NotFound, Unauthenticated
 from chalicelib.plans import limit_reached
 
@@ -28,15 +28,25 @@ def test_active_webhooks_of_a_company_for_an_event_come_from_one_index_query() -
     activate(new(1, "customer.updated", "b"))
     new(1, "customer.created", "c")  # pending: not in the index
     activate(new(2, "customer.created", "d"))  # another company
-    found = subscriptions.active_for_event(1, "customer.created")
-    assert [w.webhook_id for w in found] == [a.webhook_id]
-    assert found[0].token == "a"
+    assert subscriptions.active_webhook_ids(1, "customer.created") == [a.webhook_id]
+
+
+def test_the_active_index_holds_no_secrets() -> None:
+    webhook = activate(new(1, "customer.created", "a-token"))
+    assert webhook.signing_secret
+    items = aws.dynamodb().query(
+        TableName=aws.table_name("webhooks"), IndexName=subscriptions.ACTIVE_INDEX,
+        KeyConditionExpression="active_key = :k",
+        ExpressionAttributeValues={":k": {"S": "1#customer.created"}})["Items"]
+    assert len(items) == 1
+    # keys only: no signing secret, validation hash, token or URL
+    assert set(items[0]) == {"company_id", "sk", "active_key", "webhook_id"}
 
 
 def test_leaving_active_leaves_the_index() -> None:
     webhook = activate(new(1, "team.created", "a"))
     subscriptions.save(webhook, replace(webhook, status=subscriptions.DISABLED))
-    assert subscriptions.active_for_event(1, "team.created") == []
+    assert subscriptions.active_webhook_ids(1, "team.created") == []
 
 
 def test_a_stale_version_is_a_conflict_not_a_lost_update() -> None:

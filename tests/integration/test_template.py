@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,22 +10,13 @@ from local.infra import table_definitions
 from tests.conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("package")
-    chalice = Path(sys.executable).with_name("chalice")
-    subprocess.run([str(chalice), "package", "--stage", "prod", "--merge-template",
-                    "infra/template.json", str(out)], cwd=ROOT, check=True,
-                   capture_output=True, env={**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"})
-    return json.loads((out / "sam.json").read_text())
-
-
 def test_the_template_has_the_tables_the_local_stack_creates(packaged: dict[str, Any]) -> None:
     tables = {r["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", "p"): r
               for r in packaged["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
     local = {definition["TableName"]: definition for definition, _ in table_definitions("p")}
     assert set(tables) == set(local) == {"p-counters", "p-companies", "p-api_keys",
-                                         "p-webhooks", "p-resources", "p-deliveries"}
+                                         "p-webhooks", "p-resources", "p-deliveries",
+                                         "p-rate_limits"}
     for name, definition in local.items():
         properties = tables[name]["Properties"]
         assert properties["KeySchema"] == definition["KeySchema"]
@@ -94,6 +81,7 @@ def test_each_function_has_an_explicit_least_privilege_policy(packaged: dict[str
 
 
 def test_policies_give_each_function_only_its_own_work(packaged: dict[str, Any]) -> None:
+    """Spot checks; tests/test_iam_policies.py proves the policies against every call."""
     def actions(role: str) -> set[str]:
         return {a for s in _statements(packaged, role).values() for a in s["Action"]}
 
@@ -103,6 +91,7 @@ def test_policies_give_each_function_only_its_own_work(packaged: dict[str, Any])
     assert "dynamodb:GetRecords" not in actions("DeliverNotificationsRole")
     moves = _statements(packaged, "DeliverNotificationsRole")["MoveToSlowLane"]
     assert _resources_of(moves) == ["arn:aws:sqs:*:*:clockodo-webhooks-prod-deliveries-slow"]
+    assert "MoveToSlowLane" not in _statements(packaged, "DeliverToFailingEndpointsRole")
     (index,) = _resources_of(_statements(packaged, "FanOutChangesRole")["FindActiveWebhooks"])
     assert index.endswith("-webhooks/index/active_by_event")
 
@@ -112,3 +101,66 @@ def test_api_gateway_errors_use_the_error_format(packaged: dict[str, Any]) -> No
     for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
         template = responses[kind]["ResponseTemplates"]["application/json"]
         assert template.startswith('{"errors": [{"type": ')
+
+
+def test_an_unknown_route_is_a_404_in_the_error_format(packaged: dict[str, Any]) -> None:
+    response = packaged["Resources"]["RestAPI"]["Properties"]["GatewayResponses"][
+        "MISSING_AUTHENTICATION_TOKEN"]
+    assert response["StatusCode"] == "404"
+    body = json.loads(response["ResponseTemplates"]["application/json"])
+    assert body["errors"][0]["type"] == "NotFound"
+
+
+def test_the_api_is_throttled_and_keeps_its_own_concurrency(packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    (settings,) = resources["RestAPI"]["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] > 0
+
+
+def test_the_active_index_projects_keys_only(packaged: dict[str, Any]) -> None:
+    (index,) = packaged["Resources"]["WebhooksTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def _alarms(packaged: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: resource["Properties"] for name, resource in packaged["Resources"].items()
+            if resource["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_alarms_watch_what_can_go_wrong_and_notify_the_topic(packaged: dict[str, Any]) -> None:
+    alarms = _alarms(packaged)
+    watched = {(a["Namespace"], a["MetricName"], json.dumps(a["Dimensions"][0]["Value"]))
+               for a in alarms.values()}
+    queue = lambda name: json.dumps({"Fn::GetAtt": [name, "QueueName"]})  # noqa: E731
+    function = lambda name: json.dumps({"Ref": name})  # noqa: E731
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            queue("DeliveryDeadLetterQueue")) in watched
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            queue("FanOutFailureQueue")) in watched
+    assert ("AWS/Lambda", "IteratorAge", function("FanOutChanges")) in watched
+    for name in ("DeliveryQueue", "SlowDeliveryQueue"):
+        assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", queue(name)) in watched
+    for name in ("APIHandler", "FanOutChanges", "DeliverNotifications",
+                 "DeliverToFailingEndpoints"):
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, function(name)) in watched
+    age = alarms["FanOutIteratorAgeAlarm"]
+    assert (age["Threshold"], age["ComparisonOperator"]) == (300000, "GreaterThanThreshold")
+    assert alarms["DeliveryQueueAgeAlarm"]["Threshold"] == 900
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    subscription = packaged["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_the_readme_runbook_covers_every_alarm(packaged: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in _alarms(packaged):
+        generic = name.replace("APIHandler", "<Function>").replace(
+            "FanOutChanges", "<Function>").replace("DeliverNotifications", "<Function>").replace(
+            "DeliverToFailingEndpoints", "<Function>")
+        assert f"`{name}`" in readme or f"`{generic}`" in readme, name
