@@ -5,7 +5,9 @@ embedded moto server without the code knowing.
 """
 from __future__ import annotations
 
+import random
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -75,6 +77,8 @@ def reset() -> None:
     settings.get.cache_clear()
     sqs.cache_clear()
     _queue_url.cache_clear()
+    with _blocks_lock:
+        _blocks.clear()
 
 
 def to_attributes(values: dict[str, Any]) -> dict[str, Any]:
@@ -124,31 +128,64 @@ def error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def backoff_delay(attempt: int, base: float = 0.05, cap: float = 2.0,
+                  rng: random.Random | None = None) -> float:
+    """Seconds to wait before asking again for what DynamoDB left unprocessed (it does
+    so when it throttles): "full jitter", uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(cap, base * 2 ** attempt))
+
+
 def batch_get(table: str, keys: list[dict[str, Any]],
               projection: str | None = None) -> list[dict[str, Any]]:
-    """Items by key, consistently read: one BatchGetItem per 100 keys, unprocessed keys
-    asked for again. Missing items are absent from the result."""
+    """Items by key, consistently read: one BatchGetItem per 100 keys; unprocessed keys
+    asked for again after a jittered, growing pause. Missing items are absent from the
+    result."""
     items: list[dict[str, Any]] = []
     for start in range(0, len(keys), 100):
         request: dict[str, Any] = {table: {"Keys": keys[start:start + 100],
                                            "ConsistentRead": True}}
         if projection:
             request[table]["ProjectionExpression"] = projection
+        attempt = 0
         while request:
+            if attempt:
+                time.sleep(backoff_delay(attempt))
             response = dynamodb().batch_get_item(RequestItems=request)
             items += response["Responses"].get(table, [])
             request = response.get("UnprocessedKeys") or {}
+            attempt += 1
     return items
 
 
-def next_id(counter: str) -> int:
-    """Allocate the next integer id of a counter (company ids, webhook ids) atomically."""
+# Ids handed out from blocks taken by this container: counter -> (next id, end of block).
+_blocks: dict[str, tuple[int, int]] = {}
+_blocks_lock = threading.Lock()
+
+
+def next_id(counter: str, block: int = 1) -> int:
+    """Allocate the next integer id of a counter atomically.
+
+    With ``block`` > 1 the container takes that many ids with one write and hands them
+    out itself: one counter item then takes one write per ``block`` ids (DynamoDB caps an
+    item at about 1,000 writes a second, which a single per-type counter of the whole
+    service would hit). Ids stay unique integers; across containers they are no longer in
+    creation order, and a container that ends leaves the rest of its block unused."""
+    with _blocks_lock:
+        first, end = _blocks.get(counter, (0, 0))
+        if first < end:
+            _blocks[counter] = (first + 1, end)
+            return first
     response = dynamodb().update_item(
         TableName=table_name("counters"),
         Key={"name": {"S": counter}},
-        UpdateExpression="ADD #v :one",
+        UpdateExpression="ADD #v :n",
         ExpressionAttributeNames={"#v": "value"},
-        ExpressionAttributeValues={":one": {"N": "1"}},
+        ExpressionAttributeValues={":n": {"N": str(block)}},
         ReturnValues="UPDATED_NEW",
     )
-    return int(response["Attributes"]["value"]["N"])
+    last = int(response["Attributes"]["value"]["N"])
+    first = last - block + 1
+    if block > 1:
+        with _blocks_lock:
+            _blocks[counter] = (first + 1, last + 1)
+    return first

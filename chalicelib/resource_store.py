@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import aws, clock
+from chalicelib import aws, clock, settings
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.resources import ResourceType
 
@@ -77,7 +77,8 @@ def _put(company_id: int, resource: ResourceType, resource_id: int, data: dict[s
 
 def create(company_id: int, resource: ResourceType, data: dict[str, Any]) -> int:
     """Store a new resource; returns its id."""
-    resource_id = aws.next_id(f"resource:{resource.name}")
+    # busy across the service (everyone clocks in at 9): ids come in blocks per container
+    resource_id = aws.next_id(f"resource:{resource.name}", block=settings.get().id_block_size)
     _put(company_id, resource, resource_id, data, 1, "attribute_not_exists(sk)")
     return resource_id
 

@@ -61,6 +61,7 @@ class Settings:
     recover_max_days: int = 14
     rate_limit_per_minute: int = 900
     validations_per_hour: int = 10
+    id_block_size: int = 100
 
     def table(self, name: str) -> str:
         """The DynamoDB table name of one of the service's tables."""
@@ -173,6 +174,8 @@ def from_environ(env: Mapping[str, str]) -> Settings:
                                           "WEBHOOKS_RATE_LIMIT_PER_MINUTE", int)),
         validations_per_hour=int(_number(env.get("WEBHOOKS_VALIDATIONS_PER_HOUR", "10"),
                                          "WEBHOOKS_VALIDATIONS_PER_HOUR", int)),
+        id_block_size=int(_number(env.get("WEBHOOKS_ID_BLOCK_SIZE", "100"),
+                                  "WEBHOOKS_ID_BLOCK_SIZE", int)),
     )
 
 

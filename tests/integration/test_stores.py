@@ -126,3 +126,33 @@ def test_an_email_belongs_to_one_company() -> None:
     with pytest.raises(Conflict):
         auth.issue_key(b["company_id"], "shared@example.com")
     assert auth.issue_key(a["company_id"], "shared@example.com").company_id == a["company_id"]
+
+
+def test_ids_come_in_blocks_so_a_counter_takes_one_write_per_block() -> None:
+    """No global hot key: 250 ids cost 3 writes of the counter item, not 250; another
+    container (its blocks forgotten) continues after the last block taken."""
+    ids = [aws.next_id("resource:customer", block=100) for _ in range(250)]
+    assert ids == list(range(1, 251))
+
+    def counter() -> int:
+        item = aws.dynamodb().get_item(TableName=aws.table_name("counters"),
+                                       Key={"name": {"S": "resource:customer"}})["Item"]
+        return int(item["value"]["N"])
+
+    assert counter() == 300
+    aws._blocks.clear()  # a second container
+    assert aws.next_id("resource:customer", block=100) == 301
+    assert counter() == 400
+    assert aws.next_id("company") == 1  # counters without blocks count one by one
+    assert aws.next_id("company") == 2
+
+
+def test_concurrent_containers_never_share_an_id() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def container(_: int) -> list[int]:
+        return [aws.next_id("resource:entry", block=7) for _ in range(20)]
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for batch in pool.map(container, range(8)) for i in batch]
+    assert len(ids) == len(set(ids)) == 160
