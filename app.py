@@ -14,8 +14,6 @@ from chalice.app import Chalice, DynamoDBEvent, Response, SQSEvent
 from chalicelib import (
     api,
     deliveries_api,
-    delivery,
-    fanout,
     observability,
     openapi,
     resources,
@@ -24,6 +22,7 @@ from chalicelib import (
     webhooks_api,
     webui,
 )
+from chalicelib.delivery import fanout, worker
 from chalicelib.inputs import path_id
 from chalicelib.resources import ResourceType
 
@@ -142,14 +141,14 @@ def fan_out_changes(event: DynamoDBEvent) -> dict[str, Any]:
 @observability.handler
 def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     """Queued deliveries → signed HTTP POSTs, sent concurrently, logged."""
-    return delivery.deliver([record.to_dict() for record in event])
+    return worker.deliver([record.to_dict() for record in event])
 
 
 @app.on_sqs_message(queue=settings.get().slow_queue_name, batch_size=10)
 @observability.handler
 def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
     """The slow lane: deliveries to endpoints that are failing, apart from the rest."""
-    return delivery.deliver([record.to_dict() for record in event], slow_lane=True)
+    return worker.deliver([record.to_dict() for record in event], slow_lane=True)
 
 
 # --- the Clockodo resource API -------------------------------------------------------------

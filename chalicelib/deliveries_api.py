@@ -10,14 +10,14 @@ from typing import Any
 from chalicelib import (
     catalogue,
     clock,
-    delivery_log,
     inputs,
-    queue,
     settings,
     subscriptions,
     webhooks_api,
 )
 from chalicelib.auth import Caller
+from chalicelib.delivery import log as delivery_log
+from chalicelib.delivery import queue
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")

@@ -18,7 +18,7 @@ DEFAULT_BUDGET_NOTIFICATION_PLANS = "trial,enterprise"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: After a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (see chalicelib.retry).
+#: After a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (delivery.schedule).
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 #: Chalice needs a stream ARN when app.py is imported; the deployment template wires the
@@ -180,7 +180,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
 
 
 def _schedule(value: str | None) -> tuple[int, ...]:
-    from chalicelib.retry import parse_schedule
+    from chalicelib.delivery.schedule import parse_schedule
 
     if value is None or not value.strip():
         return DEFAULT_RETRY_SCHEDULE

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib import aws, catalogue, clock, signing
+from chalicelib import aws, catalogue, clock
+from chalicelib.delivery import signing
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
 
 TABLE = "webhooks"

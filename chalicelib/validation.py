@@ -15,9 +15,10 @@ import uuid
 from dataclasses import replace
 from urllib.parse import quote
 
-from chalicelib import clock, limits, observability, outbound, subscriptions, urlguard
+from chalicelib import clock, limits, observability, subscriptions
+from chalicelib.delivery import outbound, urlguard
+from chalicelib.delivery.outbound import Outcome
 from chalicelib.errors import Conflict, Unprocessable
-from chalicelib.outbound import Outcome
 from chalicelib.settings import Settings
 from chalicelib.subscriptions import PendingValidation, Webhook
 

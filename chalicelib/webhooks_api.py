@@ -14,12 +14,11 @@ from chalicelib import (
     inputs,
     plans,
     settings,
-    signing,
     subscriptions,
-    urlguard,
     validation,
 )
 from chalicelib.auth import Caller
+from chalicelib.delivery import signing, urlguard
 from chalicelib.errors import Unprocessable
 from chalicelib.subscriptions import Webhook
 

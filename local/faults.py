@@ -45,14 +45,14 @@ def _crash_mid_batch(name: str, original: Callable[[list[Any]], Any]) -> Callabl
 
 def install(spec: str) -> list[str]:
     """Install the faults ``spec`` names; return them."""
-    from chalicelib import delivery, fanout
+    from chalicelib.delivery import fanout, worker
 
     names = [part.strip() for part in spec.split(",") if part.strip()]
     for name in names:
         if name == "fanout-crash":
             fanout.fan_out = _crash_mid_batch(name, fanout.fan_out)
         elif name == "delivery-crash":
-            delivery.deliver = _crash_mid_batch(name, delivery.deliver)
+            worker.deliver = _crash_mid_batch(name, worker.deliver)
         else:
             raise SystemExit(f"LOCAL_FAULTS: unknown fault {name!r}; known: {', '.join(KNOWN)}")
     return names

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib import outbound, settings, subscriptions, urlguard, validation
-from chalicelib.urlguard import UrlNotAllowed
+from chalicelib import settings, subscriptions, validation
+from chalicelib.delivery import outbound, urlguard
+from chalicelib.delivery.urlguard import UrlNotAllowed
 from tests.receivers import Receiver
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)

@@ -11,7 +11,8 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from chalicelib import aws, delivery_log, settings, subscriptions
+from chalicelib import aws, settings, subscriptions
+from chalicelib.delivery import log as delivery_log
 from local.event_sources import sqs_event_record, stream_event_record
 from local.infra import LocalInfrastructure
 from tests.integration.conftest import Tenant

@@ -1,7 +1,7 @@
 """Endpoint health bookkeeping: how often it is written, and how a disabling reads."""
 from __future__ import annotations
 
-from chalicelib.delivery import _duration, _Throttle
+from chalicelib.delivery.worker import _duration, _Throttle
 
 
 def test_success_health_writes_are_throttled_per_webhook() -> None:

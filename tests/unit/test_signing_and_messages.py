@@ -9,7 +9,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from chalicelib import delivery, fanout, signing
+from chalicelib.delivery import fanout, signing
+from chalicelib.delivery import worker as delivery
 from chalicelib.events import Change
 from chalicelib.subscriptions import Webhook
 

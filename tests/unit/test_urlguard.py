@@ -5,8 +5,8 @@ import ipaddress
 
 import pytest
 
-from chalicelib import urlguard
-from chalicelib.urlguard import UrlNotAllowed
+from chalicelib.delivery import urlguard
+from chalicelib.delivery.urlguard import UrlNotAllowed
 
 
 def resolver_to(*addresses: str) -> urlguard.Resolver:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.urlguard import VettedUrl
+from chalicelib.delivery.urlguard import VettedUrl
 
 USER_AGENT = "Clockodo-Webhooks/1.0"
 

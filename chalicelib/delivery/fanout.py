@@ -16,7 +16,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from chalicelib import events, observability, queue, subscriptions
+from chalicelib import events, observability, subscriptions
+from chalicelib.delivery import queue
 from chalicelib.events import Change
 
 log = observability.logger

@@ -5,7 +5,8 @@ from email.utils import formatdate
 
 import pytest
 
-from chalicelib import retry, settings
+from chalicelib import settings
+from chalicelib.delivery import schedule as retry
 
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 

@@ -21,20 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import (
-    aws,
-    clock,
-    delivery_log,
-    observability,
-    outbound,
-    queue,
-    retry,
-    settings,
-    signing,
-    subscriptions,
-    urlguard,
-)
-from chalicelib.outbound import Outcome
+from chalicelib import aws, clock, observability, settings, subscriptions
+from chalicelib.delivery import log as delivery_log
+from chalicelib.delivery import outbound, queue, signing, urlguard
+from chalicelib.delivery import schedule as retry
+from chalicelib.delivery.outbound import Outcome
 from chalicelib.settings import Settings
 from chalicelib.subscriptions import Webhook
 

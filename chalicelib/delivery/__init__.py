@@ -1,0 +1,12 @@
+"""The delivery engine: where a change becomes deliveries, and a delivery an HTTP call and
+a log line.
+
+- ``fanout``: stream records of changed resources → one queued message per active webhook;
+- ``queue``: the delivery queues (SQS) and the messages they carry;
+- ``worker``: queued deliveries → signed POSTs, fenced by the log, retried on schedule;
+- ``schedule``: the retry schedule, jitter and ``Retry-After`` (pure);
+- ``log``: the delivery log ("Protokoll"): claims, attempts, the retry state;
+- ``signing``: Standard Webhooks secrets and signatures (pure);
+- ``outbound``: one HTTP POST to a vetted, pinned address, within a wall-clock deadline;
+- ``urlguard``: SSRF vetting of webhook URLs (pure, resolver injectable).
+"""
