@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import replace
 from urllib.parse import quote
@@ -63,8 +64,19 @@ def request(webhook: Webhook, settings: Settings,
     """
     if webhook.status == subscriptions.ACTIVE:
         raise AlreadyActive("the webhook is already validated and active")
-    vetted = urlguard.check(webhook.url, allow_http=settings.allow_http,
-                            allowed=settings.allowed_networks, resolver=resolver)
+    # one wall-clock deadline for the whole request, the DNS lookup included
+    deadline = time.monotonic() + settings.validation_timeout_seconds
+    try:
+        vetted = outbound.within(settings.validation_timeout_seconds, lambda: urlguard.check(
+            webhook.url, allow_http=settings.allow_http, allowed=settings.allowed_networks,
+            resolver=resolver))
+    except TimeoutError:
+        raise EndpointUnreachable(
+            "the validation request got no answer: timeout: the host name did not resolve "
+            "within the deadline", path="url",
+            details={"reason": "timeout", "error": "timeout resolving the host name",
+                     "duration_ms": int(settings.validation_timeout_seconds * 1000)},
+        ) from None
     limits.validation_request(webhook.company_id, webhook.webhook_id,
                               settings.validations_per_hour)
     secret = str(uuid.uuid4())
@@ -78,7 +90,7 @@ def request(webhook: Webhook, settings: Settings,
         json.dumps({"secret": secret}).encode("utf-8"),
         {},
         connect_timeout=min(3.0, settings.validation_timeout_seconds),
-        total_timeout=settings.validation_timeout_seconds,
+        total_timeout=settings.validation_timeout_seconds, deadline=deadline,
         target=_with_secret(vetted.parsed.target, secret),
     )
     observability.logger.info("validation request", extra={

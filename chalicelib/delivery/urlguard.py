@@ -82,10 +82,16 @@ class ParsedUrl:
 
 @dataclass(frozen=True)
 class VettedUrl:
-    """A URL together with the one address the request must connect to."""
+    """A URL together with the addresses the request may connect to (all vetted; the
+    first is tried first)."""
 
     parsed: ParsedUrl
     address: str
+    others: tuple[str, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address, *self.others)
 
 
 def parse(url: object, *, allow_http: bool) -> ParsedUrl:
@@ -188,7 +194,8 @@ def vet(parsed: ParsedUrl, allowed: Iterable[Network] = (),
             raise UrlNotAllowed(
                 f"the host {parsed.host} resolves to a {problem} address, "
                 "which webhooks must not be sent to", problem.replace(" ", "_").lower())
-    return VettedUrl(parsed, candidates[0])
+    unique = list(dict.fromkeys(candidates))
+    return VettedUrl(parsed, unique[0], tuple(unique[1:]))
 
 
 def check(url: object, *, allow_http: bool, allowed: Iterable[Network] = (),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -174,18 +175,24 @@ def _observe(message: dict[str, Any], attempt: int, outcome: Outcome, status: st
 
 
 def _send(message: dict[str, Any], webhook: Webhook, config: Settings) -> Outcome:
+    """Vet, sign and POST, all within one wall-clock deadline (the DNS lookup included)."""
+    started = time.monotonic()
+    deadline = started + config.delivery_timeout_seconds
     try:
-        vetted = urlguard.check(webhook.url, allow_http=config.allow_http,
-                                allowed=config.allowed_networks)
+        vetted = outbound.within(config.delivery_timeout_seconds, lambda: urlguard.check(
+            webhook.url, allow_http=config.allow_http, allowed=config.allowed_networks))
     except urlguard.UrlNotAllowed as refused:
         return Outcome(None, "", 0, f"not sent: {refused.message}", error_class="url_refused")
+    except TimeoutError:
+        return outbound.timed_out(int((time.monotonic() - started) * 1000),
+                                  "address for the host")
     body = notification_body(message, webhook)
     now = clock.now()
     headers = signing.headers(webhook.signing_secrets(now), message["delivery_id"], int(now),
                               body)
     return outbound.post(vetted, body.encode("utf-8"), headers,
                          connect_timeout=config.delivery_connect_timeout_seconds,
-                         total_timeout=config.delivery_timeout_seconds)
+                         total_timeout=config.delivery_timeout_seconds, deadline=deadline)
 
 
 class _Throttle:
