@@ -23,11 +23,12 @@ from chalicelib import (
     webui,
 )
 from chalicelib.delivery import fanout, worker
-from chalicelib.inputs import path_id
+from chalicelib.inputs import documented_parameters_only, path_id
 from chalicelib.resources import ResourceType
 
 app = Chalice(app_name="clockodo-webhooks")
 app.register_middleware(api.middleware, "http")
+app.register_middleware(documented_parameters_only, "http")  # inside: its 400s are mapped
 
 
 @app.route("/", methods=["GET"])
@@ -164,27 +165,33 @@ def _resource_routes(resource: ResourceType) -> None:
 
     @app.route(resource.path, methods=["POST"], name=f"create_{resource.name}")
     def create_resource() -> Response:
-        return api.body(resources_api.create(api.caller(), resource, api.request().raw_body))
+        request = api.request()
+        return api.body(resources_api.create(api.caller(), resource, request.raw_body,
+                                             request.query_params))
 
     @app.route(item, methods=["GET"], name=f"get_{resource.name}")
     def get_resource(resource_id: str) -> Response:
-        return api.body(resources_api.get(api.caller(), resource, path_id(resource_id)))
+        return api.body(resources_api.get(api.caller(), resource, path_id(resource_id),
+                                          api.request().query_params))
 
     @app.route(item, methods=["PUT"], name=f"edit_{resource.name}")
     def edit_resource(resource_id: str) -> Response:
+        request = api.request()
         return api.body(resources_api.edit(api.caller(), resource, path_id(resource_id),
-                                           api.request().raw_body))
+                                           request.raw_body, request.query_params))
 
     @app.route(item, methods=["DELETE"], name=f"delete_{resource.name}")
     def delete_resource(resource_id: str) -> Response:
-        return api.body(resources_api.delete(api.caller(), resource, path_id(resource_id)))
+        return api.body(resources_api.delete(api.caller(), resource, path_id(resource_id),
+                                             api.request().query_params))
 
     if resource.completable:
         @app.route(item + "/complete", methods=["PUT"], name=f"complete_{resource.name}")
         def complete_resource(resource_id: str) -> Response:
+            request = api.request()
             return api.body(resources_api.complete(api.caller(), resource,
-                                                   path_id(resource_id),
-                                                   api.request().raw_body))
+                                                   path_id(resource_id), request.raw_body,
+                                                   request.query_params))
 
 
 for _resource in resources.TYPES:

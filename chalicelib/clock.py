@@ -27,7 +27,8 @@ def format_utc(moment: datetime) -> str:
 def parse_iso(value: str) -> datetime:
     """An ISO 8601 date and time with a zone (``Z`` or an offset), in UTC; ValueError for
     anything else, including a time whose UTC form falls outside the calendar."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # RFC 3339 allows a lower-case "t" and "z"
+    parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone")
     try:

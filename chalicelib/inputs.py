@@ -6,7 +6,7 @@ stores unchecked and none can turn into a 500.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from chalicelib.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
@@ -120,6 +120,19 @@ def query(params: Mapping[str, str] | None, allowed: Collection[str]) -> dict[st
                          f"{', '.join(sorted(allowed))}", path=unknown[0],
                          type="UnknownParameter")
     return params
+
+
+def documented_parameters_only(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """HTTP middleware: a query parameter the OpenAPI document does not name for the route
+    is a 400 ``UnknownParameter`` on every route, before its view runs (so that, e.g., a
+    mistyped ``dry_run`` never lets a DELETE happen). Views check the values."""
+    from chalicelib import openapi
+
+    names = openapi.query_parameter_names(event.context.get("resourcePath", ""),
+                                          event.method)
+    if names is not None:
+        query(event.query_params, names)
+    return get_response(event)
 
 
 def positive_int(params: Mapping[str, str], name: str, default: int, maximum: int) -> int:

@@ -6,17 +6,26 @@ the registry (``resources.TYPES``), so a new type documents itself.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib import resource_query
+from chalicelib.inputs import MAX_ID
 from chalicelib.resources import (
     BUDGET_INTERVALS,
     BUDGET_KEYS,
+    EMAIL_PATTERN,
+    MAX_DATETIME_LENGTH,
+    MAX_INTEGER,
+    MAX_LIST,
     SUBPROJECT_BUDGET_KEYS,
     THRESHOLDS,
+    TIMEZONE_PATTERN,
     TYPES,
     Field,
+    Param,
     ResourceType,
 )
 
@@ -30,13 +39,16 @@ _KINDS: dict[str, dict[str, Any]] = {
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
     "datetime": {"type": "string", "format": "date-time"},
-    "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 500},
+    "ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+            "maxItems": MAX_LIST},
     "changes": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
         "type": "object", "additionalProperties": False,
         "required": ["type", "time_since", "time_until"],
         "properties": {"type": {"type": "integer", "enum": [1, 2]},
-                       "time_since": {"type": "string", "format": "date-time"},
-                       "time_until": {"type": "string", "format": "date-time"}}}},
+                       "time_since": {"type": "string", "format": "date-time",
+                                      "maxLength": MAX_DATETIME_LENGTH},
+                       "time_until": {"type": "string", "format": "date-time",
+                                      "maxLength": MAX_DATETIME_LENGTH}}}},
 }
 
 
@@ -67,6 +79,16 @@ def field_schema(field: Field) -> dict[str, Any]:
     schema = dict(_KINDS[field.kind])
     if field.max_length is not None:
         schema["maxLength"] = field.max_length
+    if field.kind in ("string", "email") and field.required:
+        schema.update(minLength=1, pattern=r"\S")  # not only whitespace
+    if field.kind == "email":
+        schema["pattern"] = EMAIL_PATTERN
+    if field.name == "timezone":
+        schema["pattern"] = TIMEZONE_PATTERN
+    if field.kind == "datetime":
+        schema["maxLength"] = MAX_DATETIME_LENGTH
+    if field.kind == "integer":  # ids and counts stay JSON-safe
+        schema.update(minimum=1 if field.ref else -MAX_INTEGER, maximum=MAX_INTEGER)
     if field.minimum is not None:
         schema["minimum"] = field.minimum
     if field.maximum is not None:
@@ -80,6 +102,42 @@ def field_schema(field: Field) -> dict[str, Any]:
         if "enum" in schema:
             schema["enum"] = [*schema["enum"], None]
     return schema
+
+
+_PARAM_KINDS: dict[str, dict[str, Any]] = {
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+    "string": {"type": "string", "maxLength": 255},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time", "maxLength": MAX_DATETIME_LENGTH},
+}
+
+
+def query_parameter(param: Param) -> dict[str, Any]:
+    """The OpenAPI description of one query parameter of the registry."""
+    schema = dict(_PARAM_KINDS[param.kind])
+    if param.minimum is not None:
+        schema["minimum"] = param.minimum
+    if param.maximum is not None:
+        schema["maximum"] = param.maximum
+    if param.enum is not None:
+        schema["enum"] = list(param.enum)
+    description = param.note
+    if param.match == "none" and param.name not in ("page", "items_per_page", "sort",
+                                                     "dry_run"):
+        description = f"Accepted; no effect here ({param.note})"
+    if param.many:
+        # one value, several comma-separated ones, or the parameter repeated as name[]
+        schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": 100}
+        description = (description + "; " if description else "") + \
+            f"several values: comma-separated, or {param.name}[] repeated"
+    found: dict[str, Any] = {"name": param.name, "in": "query", "required": param.required,
+                             "schema": schema}
+    if param.many:
+        found.update(style="form", explode=False)
+    if description:
+        found["description"] = description
+    return found
 
 
 def _title(resource: ResourceType) -> str:
@@ -119,16 +177,17 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                   "additionalProperties": False,
                   "properties": {resource.item_key: _ref(name)}})
     listing: dict[str, Any] = {resource.list_key: {"type": "array", "items": _ref(name)}}
-    params = []
     if resource.paged:
         listing["paging"] = _ref("Paging")
-        params = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                  {"name": "items_per_page", "in": "query",
-                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]
+    params = [query_parameter(p) for p in resource_query.list_params(resource)]
     invalid = _json(_ref("Errors"), "Invalid values, or a referenced resource is missing")
     missing = _json(_ref("Errors"), f"No such {resource.name} in your company")
     id_param = {"name": "id", "in": "path", "required": True,
-                "schema": {"type": "integer", "minimum": 1}}
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    item_ops = ["get", "edit", "delete", *(["complete"] if resource.completable else [])]
+    item["links"] = {op: {"operationId": f"{op}_{resource.name}",
+                          "parameters": {"id": f"$response.body#/{resource.item_key}/id"}}
+                     for op in item_ops}
     tag = [resource.label_en]
     paths: dict[str, Any] = {
         resource.path: {
@@ -144,6 +203,7 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
         resource.path + "/{id}": {
             "parameters": [id_param],
             "get": {"operationId": f"get_{resource.name}", "tags": tag,
+                    "parameters": [query_parameter(p) for p in resource.item_params],
                     "responses": {"200": item, **errors, "404": missing}},
             "put": {"operationId": f"edit_{resource.name}", "tags": tag,
                     "requestBody": {"required": True, "content": {"application/json": {
@@ -151,6 +211,7 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                     "responses": {"200": item, **errors, "404": missing, "422": invalid,
                                   "409": _json(_ref("Errors"), "Changed meanwhile")}},
             "delete": {"operationId": f"delete_{resource.name}", "tags": tag,
+                       "parameters": [query_parameter(p) for p in resource.delete_params],
                        "responses": {"200": _json(_ref("Success")), **errors, "404": missing}},
         },
     }
@@ -166,11 +227,48 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
     return paths
 
 
+#: What a created webhook's id leads to (OpenAPI links: clients and stateful fuzzers follow
+#: them from ``createWebhook`` to the operations on the new webhook).
+WEBHOOK_ITEM_OPERATIONS = ("getWebhook", "editWebhook", "deleteWebhook", "validateWebhook",
+                           "verifyWebhook", "getWebhookSecret", "rotateWebhookSecret",
+                           "listDeliveries", "recoverDeliveries")
+
+
+def _link_webhook_operations(doc: dict[str, Any]) -> None:
+    operations = {op.get("operationId") for item in doc["paths"].values()
+                  for op in item.values() if isinstance(op, dict)}
+    created = doc["paths"]["/v2/webhooks"]["post"]["responses"]["201"]
+    created.setdefault("links", {}).update({
+        name: {"operationId": name, "parameters": {"id": "$response.body#/data/id"}}
+        for name in WEBHOOK_ITEM_OPERATIONS if name in operations})
+
+
 @cache
 def document() -> dict[str, Any]:
     """The whole document (built once per container)."""
     doc: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
+    _link_webhook_operations(doc)
     for resource in TYPES:
         doc["paths"].update(_paths(resource))
         doc["components"]["schemas"].update(_schemas(resource))
     return doc
+
+
+@cache
+def _query_parameter_names() -> dict[tuple[str, str], frozenset[str]]:
+    found = {}
+    for path, item in document()["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "put", "post", "delete", "patch"):
+                params = [*item.get("parameters", []), *operation.get("parameters", [])]
+                found[(re.sub(r"\{[^}]+\}", "{}", path), method)] = frozenset(
+                    name for p in params if p["in"] == "query"
+                    for name in ((p["name"], p["name"] + "[]")
+                                 if p["schema"].get("type") == "array" else (p["name"],)))
+    return found
+
+
+def query_parameter_names(route: str, method: str) -> frozenset[str] | None:
+    """The query parameters the document names for a route (``/v2/webhooks/{webhook_id}``)
+    and method, or None for a route it does not describe."""
+    return _query_parameter_names().get((re.sub(r"\{[^}]+\}", "{}", route), method.lower()))

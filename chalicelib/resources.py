@@ -22,9 +22,17 @@ Item = Mapping[str, Any]
 Predicate = Callable[[Item | None, Item | None], bool]
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII digits only
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
+# an RFC 5321 dot-atom address with a dotted ASCII domain: what every e-mail format
+# checker accepts (the document says "format": "email")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^(?=[^@]{{1,64}}@){_ATEXT}+(\.{_ATEXT}+)*@{_LABEL}(\.{_LABEL})+$"
+TIMEZONE_PATTERN = r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_TIMEZONE = re.compile(TIMEZONE_PATTERN)
 MAX_LIST = 500
+MAX_INTEGER = 2**53  # integers stay JSON-safe
+MAX_DATETIME_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,64 @@ class Field:
     ref: str | None = None  # another resource type the value (or each value) is an id of
     create_only: bool = False  # PUT may not change it
     read_only: bool = False  # only the server (or a dedicated route) sets it
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter of Clockodo's document for a type's list (or item) route.
+
+    ``match`` says how it narrows the list: ``eq`` (the item's ``fields[0]`` equals the
+    value, or one of the values when ``many``), ``text`` (the value, case-insensitively,
+    is part of one of ``fields``), ``year`` (a year lies between ``fields[0]`` and
+    ``fields[1]``, or equals the year of ``fields[0]``), ``since``/``until`` (the item's
+    ``fields`` span reaches from/up to the value) or ``none``: accepted and checked, but it
+    concerns what this service does not keep (permissions, reports), so it has no effect.
+    """
+
+    name: str
+    kind: str  # boolean, integer, string, date, datetime
+    match: str = "eq"
+    fields: tuple[str, ...] = ()
+    many: bool = False  # "1,2", or name[]=1&name[]=2
+    required: bool = False
+    enum: tuple[Any, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    note: str = ""
+
+
+def _filter(name: str, kind: str, match: str = "eq", *fields: str, **kw: Any) -> Param:
+    """``filter[name]`` on the field of the same name unless ``fields`` are given."""
+    return Param(f"filter[{name}]", kind, match, fields or (name,), **kw)
+
+
+def _no_effect(name: str, kind: str, note: str, **kw: Any) -> Param:
+    return Param(name, kind, "none", note=note, **kw)
+
+
+def _scope(*values: str) -> Param:
+    return _no_effect("scope", "string", "permissions: an API key acts for its whole company",
+                      enum=values)
+
+
+ACTIVE_FILTER = _filter("active", "boolean")
+#: ``DELETE …/{id}`` of the types whose deletion Clockodo lets a client try first.
+DELETE_OPTIONS = (
+    Param("dry_run", "boolean", "none", note="true: check the deletion and answer as it "
+                                             "would, without deleting"),
+    _no_effect("force", "boolean", "no deletion here waits for confirmation"),
+)
+
+
+def _master_data(*extra: Param, scope: bool = True) -> tuple[Param, ...]:
+    """The list parameters of customers, projects, services and the like."""
+    return (ACTIVE_FILTER, _filter("fulltext", "string", "text", "name", "number", "note"),
+            *extra, *((_scope("manageAccess"),) if scope else ()))
+
+
+def _per_user_year() -> tuple[Param, ...]:
+    return (Param("users_id", "integer", fields=("users_id",), minimum=1),
+            Param("year", "integer", "year", ("year",), minimum=2000, maximum=2037))
 
 
 @dataclass(frozen=True)
@@ -68,6 +134,11 @@ class ResourceType:
     transitions: tuple[Transition, ...] = ()
     order: tuple[str, str] | None = None  # (earlier, later) fields that must not be reversed
     other_events: tuple[str, ...] = ()  # actions raised elsewhere than by a change
+    params: tuple[Param, ...] = ()  # the list route's, beside page and items_per_page
+    sorts: tuple[str, ...] = ()  # fields ``sort`` may name (``-name``: descending)
+    max_items_per_page: int = 1000
+    item_params: tuple[Param, ...] = ()  # GET …/{id}
+    delete_params: tuple[Param, ...] = ()  # DELETE …/{id}
 
     @property
     def field_map(self) -> dict[str, Field]:
@@ -126,7 +197,15 @@ TYPES: tuple[ResourceType, ...] = (
         Field("language", "string", enum=("de", "en", "fr"), default="de"),
         Field("timezone", "string", max_length=64, default="Europe/Berlin"),
         Field("start_date", "date", nullable=True),
-    )),
+    ), params=(ACTIVE_FILTER, _filter("fulltext", "string", "text", "name", "email", "number"),
+               _filter("teams_id", "integer", many=True, minimum=0,
+                       note="0: users in no team"),
+               _scope("manageAbsences", "viewAbsences", "viewUserReports",
+                      "viewUserReportsDetailed", "viewPresences")),
+        sorts=("active", "id", "name", "number", "role", "teams_id"),
+        item_params=(_scope("manageAbsences", "viewAbsences", "viewUserReports",
+                            "viewUserReportsDetailed", "viewPresences"),),
+        delete_params=DELETE_OPTIONS),
     ResourceType("absence", "Absence", "Abwesenheiten", "/v4/absences", (
         Field("date_since", "date", required=True),
         Field("date_until", "date", nullable=True),
@@ -138,11 +217,22 @@ TYPES: tuple[ResourceType, ...] = (
         Field("sick_note", "boolean", default=False),
         _note("note", 512), _note("public_note", 512),
     ), paged=False, transitions=(Transition("approved", _became("status", 1)),),
-        order=("date_since", "date_until")),
+        order=("date_since", "date_until"), params=(
+            _filter("status", "integer", many=True, enum=(0, 1, 2, 3, 4)),
+            _filter("type", "integer", many=True, enum=tuple(range(1, 16))),
+            _filter("users_id", "integer", many=True, minimum=1),
+            _filter("year", "integer", "year", "date_since", "date_until", many=True,
+                    minimum=2000, maximum=2037),
+            _no_effect("filter[teams_id]", "integer", "teams are not tied to absences here",
+                       many=True, minimum=1),
+            _no_effect("filter[users_active]", "boolean",
+                       "absences of inactive users are listed too"),
+            _scope("manageableAbsences", "viewableAbsences"))),
     ResourceType("customer", "Customer", "Kunde", "/v3/customers", (
         _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
         Field("color", "integer", nullable=True, enum=tuple(range(1, 10))),
-    )),
+    ), params=_master_data(), sorts=("active", "id", "name"), max_items_per_page=5000,
+        delete_params=DELETE_OPTIONS),
     ResourceType("project", "Project", "Projekt", "/v4/projects", (
         _text("name", 100, required=True),
         Field("customers_id", "integer", required=True, ref="customer"),
@@ -152,7 +242,10 @@ TYPES: tuple[ResourceType, ...] = (
         Field("budget", "budget", nullable=True, maximum=99999999),
         Field("completed", "boolean", default=False, read_only=True),
     ), completable=True, transitions=(Transition("completed", _became("completed", True)),),
-        order=("start_date", "deadline"), other_events=("budget_notification",)),
+        order=("start_date", "deadline"), other_events=("budget_notification",),
+        params=_master_data(_filter("completed", "boolean"),
+                            _filter("customers_id", "integer", minimum=1)),
+        sorts=("active", "id", "name"), max_items_per_page=5000, delete_params=DELETE_OPTIONS),
     ResourceType("subproject", "Subproject", "Unterprojekt", "/v3/subprojects", (
         Field("projects_id", "integer", required=True, ref="project", create_only=True),
         _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
@@ -160,41 +253,55 @@ TYPES: tuple[ResourceType, ...] = (
         Field("automatic_completion", "boolean", default=False),
         Field("budget", "subproject_budget", nullable=True, maximum=99999999.99),
         Field("completed", "boolean", default=False, read_only=True),
-    ), completable=True, order=("start_date", "deadline")),
+    ), completable=True, order=("start_date", "deadline"),
+        params=_master_data(_filter("completed", "boolean"),
+                            _filter("projects_id", "integer", minimum=1), scope=False),
+        sorts=("active", "id", "name"), max_items_per_page=5000, delete_params=DELETE_OPTIONS),
     ResourceType("service", "Service", "Leistung", "/v4/services", (
         _text("name", 100, required=True), NUMBER, ACTIVE, _note(),
-    )),
+    ), params=_master_data(), sorts=("active", "id", "name"), max_items_per_page=5000,
+        delete_params=DELETE_OPTIONS),
     ResourceType("lump_sum_service", "Lump-sum service", "Pauschalleistung",
                  "/v4/lumpSumServices", (
         _text("name", 100, required=True),
         Field("price", "number", required=True, minimum=-99999999.99, maximum=99999999.99),
         _text("unit", 6, nullable=True), NUMBER, ACTIVE, _note(),
-    )),
+    ), params=_master_data(scope=False), sorts=("active", "id", "name"),
+        max_items_per_page=5000, delete_params=DELETE_OPTIONS),
     ResourceType("team", "Team", "Team", "/v3/teams", (
         _text("name", 100, required=True),
         Field("leader", "integer", nullable=True, ref="user"),
         Field("user_ids", "ids", default=(), ref="user"),
-    )),
+    ), params=(_filter("fulltext", "string", "text", "name"),
+               _scope("manageAbsences", "viewAbsences", "viewUserReports",
+                      "viewUserReportsDetailed", "viewPresences")),
+        sorts=("id", "name")),
     ResourceType("holidays_quota", "Holiday quota", "Urlaubskontingent", "/v2/holidaysQuota", (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("year_since", "integer", required=True, minimum=2000, maximum=2037),
         Field("year_until", "integer", nullable=True, minimum=2000, maximum=2037),
         Field("count", "number", required=True, minimum=0, maximum=365),
         _note(),
-    ), paged=False, order=("year_since", "year_until")),
+    ), paged=False, order=("year_since", "year_until"), params=(
+        _filter("users_id", "integer", minimum=1),
+        _filter("year", "integer", "year", "year_since", "year_until", minimum=2000,
+                maximum=2037),
+        Param("users_id", "integer", fields=("users_id",), minimum=1),
+        Param("year", "integer", "year", ("year_since", "year_until"), minimum=2000,
+              maximum=2037))),
     ResourceType("holidays_carry", "Holiday carryover", "Urlaubsübertrag", "/v3/holidaysCarry", (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("year", "integer", required=True, minimum=2000, maximum=2037),
         Field("count", "number", required=True, minimum=-9999, maximum=9999),
         _note(),
-    ), paged=False),
+    ), paged=False, params=_per_user_year()),
     ResourceType("overtime_carry", "Overtime carryover", "Überstundenübertrag",
                  "/v3/overtimeCarry", (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("year", "integer", required=True, minimum=2000, maximum=2037),
         Field("hours", "number", required=True, minimum=-999, maximum=999),
         _note(),
-    ), paged=False),
+    ), paged=False, params=_per_user_year()),
     ResourceType("nonbusiness_group", "Non-business day group", "Feiertagsgruppe",
                  "/v2/nonbusinessGroups", (
         _text("name", 100, required=True),
@@ -206,7 +313,14 @@ TYPES: tuple[ResourceType, ...] = (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("changes", "changes", required=True),
         Field("status", "integer", enum=(1, 2), default=1),
-    ), item_key="change_request", list_key="change_requests"),
+    ), item_key="change_request", list_key="change_requests", params=(
+        Param("date_since", "date", "since", ("date",)),
+        Param("date_until", "date", "until", ("date",)),
+        Param("status", "integer", fields=("status",), enum=(1, 2)),
+        Param("users_id", "integer", fields=("users_id",), minimum=1),
+        _no_effect("teams_id", "integer", "teams are not tied to change requests here",
+                   many=True, minimum=0),
+        _scope("approve")), sorts=("date", "id")),
     ResourceType("entry", "Time entry", "Zeiteintrag", "/v2/entries", (
         Field("customers_id", "integer", required=True, ref="customer"),
         Field("services_id", "integer", required=True, ref="service"),
@@ -219,7 +333,28 @@ TYPES: tuple[ResourceType, ...] = (
         Field("text", "string", nullable=True, max_length=10000),
     ), item_key="entry", list_key="entries",
         transitions=(Transition("started", _entry_started), Transition("stopped", _entry_stopped)),
-        order=("time_since", "time_until")),
+        order=("time_since", "time_until"), params=(
+            Param("time_since", "datetime", "since", ("time_since", "time_until"),
+                  required=True, note="entries that end after it (running ones too)"),
+            Param("time_until", "datetime", "until", ("time_since", "time_until"),
+                  required=True, note="entries that start before it"),
+            _filter("billable", "integer", enum=(0, 1, 2, 12),
+                    note="12: billable or billed (1 or 2)"),
+            *(_filter(f"{name}_id", "integer", minimum=0, note="0: none")
+              for name in ("customers", "projects", "subprojects", "services", "users",
+                           "lumpsum_services")),
+            _filter("text", "string", "text"),
+            _no_effect("filter[texts_id]", "integer", "entry texts are not kept apart here",
+                       minimum=0),
+            _no_effect("filter[budget_type]", "string", "budget reports are not kept here",
+                       enum=("rep_filter_budget_strict", "rep_filter_budget_strict_completed",
+                             "rep_filter_budget_strict_incomplete", "rep_filter_budget_soft",
+                             "rep_filter_budget_soft_completed",
+                             "rep_filter_budget_soft_incomplete", "rep_filter_budget_without",
+                             "rep_filter_budget_without_strict")),
+            _no_effect("enhanced_list", "boolean", "no extra list fields are kept here"),
+            _no_effect("calc_also_revenues_for_projects_with_hard_budget", "boolean",
+                       "revenues are not reported here"))),
 )
 
 
@@ -249,7 +384,7 @@ def _in_range(field: Field, value: float) -> None:
 
 
 def _datetime(field: Field, value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or len(value) > MAX_DATETIME_LENGTH:
         raise _fail(field, "must be an ISO 8601 date and time, e.g. 2026-05-10T17:02:00Z")
     try:
         return clock.format_utc(clock.parse_iso(value))
@@ -333,14 +468,14 @@ def check_value(field: Field, value: Any) -> Any:
             raise _fail(field, f"has at most {field.max_length} characters", "NotBetween")
         if field.required and not value.strip():
             raise _fail(field, "must not be empty", "Empty")
-        if kind == "email" and not _EMAIL.match(value):
+        if kind == "email" and not _EMAIL.fullmatch(value):
             raise _fail(field, "must be an e-mail address")
-        if field.name == "timezone" and not _TIMEZONE.match(value):
+        if field.name == "timezone" and not _TIMEZONE.fullmatch(value):
             raise _fail(field, "must be a time zone name such as Europe/Berlin")
     elif kind == "integer":
         if not _is_int(value):
             raise _fail(field, "must be an integer")
-        if abs(value) > 2**53:
+        if abs(value) > MAX_INTEGER:
             raise _fail(field, "is out of range", "NotBetween")
         _in_range(field, value)
     elif kind == "number":
@@ -356,7 +491,7 @@ def check_value(field: Field, value: Any) -> Any:
         if not isinstance(value, bool):
             raise _fail(field, "must be true or false")
     elif kind == "date":
-        if not isinstance(value, str) or not _DATE.match(value):
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
             raise _fail(field, "must be a date YYYY-MM-DD")
         try:
             date.fromisoformat(value)
@@ -368,7 +503,7 @@ def check_value(field: Field, value: Any) -> Any:
         value = _budget(field, value)
     elif kind == "ids":
         if not isinstance(value, list) or len(value) > MAX_LIST or \
-                not all(_is_int(v) and 0 < v <= 2**53 for v in value):
+                not all(_is_int(v) and 0 < v <= MAX_INTEGER for v in value):
             raise _fail(field, f"must be a list of at most {MAX_LIST} ids")
         value = sorted(set(value))
     elif kind == "changes":

@@ -40,6 +40,15 @@ def bodies(ids: dict[str, int]) -> dict[str, tuple[dict[str, Any], dict[str, Any
     }
 
 
+#: The query every list needs: Clockodo requires a time range for entries.
+REQUIRED_QUERY = {"entry": "?time_since=2000-01-01T00:00:00Z&time_until=2100-01-01T00:00:00Z"}
+
+
+def list_path(type_name: str, path: str) -> str:
+    """The list route of a type with the query parameters it requires."""
+    return path + REQUIRED_QUERY.get(type_name, "")
+
+
 def create_prerequisites(create: Callable[[str, dict[str, Any]], int]) -> dict[str, int]:
     """Create one resource of each prerequisite type with ``create(type, body) -> id``."""
     ids: dict[str, int] = {}

@@ -71,6 +71,12 @@ def test_values_that_fit(field: Field, value: Any, expected: Any) -> None:
     (Field("n", "budget", maximum=100), [], "UnexpectedValue"),
     (Field("n", "string"), None, "Empty"),
     (Field("n", "email"), "no-at", "UnexpectedValue"),
+    (Field("n", "email"), "a@localhost", "UnexpectedValue"),
+    # found by the fuzzer: accepted, then answered against the document
+    (Field("n", "email"), "\u00de\u00a2@v\u0087.\b\u00b0o", "UnexpectedValue"),
+    (Field("n", "email"), ".a@b.de", "UnexpectedValue"),
+    (Field("n", "email"), "a@b.de\n", "UnexpectedValue"),
+    (Field("n", "date"), "2026-01-01\n", "UnexpectedValue"),
     (Field("n", "integer", enum=(1, 2)), 3, "UnexpectedValue"),
     (Field("n", "changes"), [], "UnexpectedValue"),
     (Field("n", "changes"), [{"type": 3, "time_since": "2026-01-01T10:00:00Z",
