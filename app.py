@@ -1,6 +1,6 @@
 """The webhooks service's Lambda functions: the HTTP API (one function behind API
-Gateway), the fan-out on the resources table's stream, and the two delivery workers on
-their queues (the main one and the slow lane).
+Gateway), the fan-out on the resources table's stream, the two delivery workers on
+their queues (the main one and the slow lane), and the dead-letter queue's handler.
 
 Each handler reads its input, calls one function in ``chalicelib``, and returns. Every
 request passes ``api.middleware`` first: it authenticates the caller and maps errors.
@@ -22,7 +22,7 @@ from chalicelib import (
     webhooks_api,
     webui,
 )
-from chalicelib.delivery import fanout, worker
+from chalicelib.delivery import dead_letters, fanout, worker
 from chalicelib.inputs import documented_parameters_only, path_id
 from chalicelib.resources import ResourceType
 
@@ -150,6 +150,13 @@ def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
 def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
     """The slow lane: deliveries to endpoints that are failing, apart from the rest."""
     return worker.deliver([record.to_dict() for record in event], slow_lane=True)
+
+
+@app.on_sqs_message(queue=settings.get().dead_letter_queue_name, batch_size=10)
+@observability.handler
+def record_dead_letters(event: SQSEvent) -> dict[str, Any]:
+    """The dead-letter queue: undeliverable messages logged, their deliveries failed."""
+    return dead_letters.mark([record.to_dict() for record in event])
 
 
 # --- the Clockodo resource API -------------------------------------------------------------

@@ -77,6 +77,7 @@ def send_test(caller: Caller, webhook_id: int) -> dict[str, Any]:
         "company_id": caller.company.company_id, "webhook_id": webhook.webhook_id,
         "event_name": webhook.event_name, "resource_type": catalogue.type_of(webhook.event_name),
         "resource_id": 0, "occurred_at": clock.iso(now), "trigger": delivery_log.TEST,
+        "request_id": secrets.token_hex(10),
     }
     if queue.send([message]):
         raise ServiceUnavailable("the test event could not be queued; try again")

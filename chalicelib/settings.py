@@ -53,6 +53,7 @@ class Settings:
     delivery_connect_timeout_seconds: float = 5.0
     delivery_timeout_seconds: float = 15.0
     delivery_concurrency: int = 10
+    endpoint_concurrency: int = 10
     delivery_log_retention_days: int = 30
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     retry_after_cap_seconds: int = 3600
@@ -62,6 +63,16 @@ class Settings:
     rate_limit_per_minute: int = 900
     validations_per_hour: int = 10
     id_block_size: int = 100
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        """The delivery queues' dead-letter queue (the template names it so)."""
+        return f"{self.delivery_queue_name}-dlq"
+
+    @property
+    def fanout_failure_queue_name(self) -> str:
+        """Where the fan-out keeps what it could not process (the template names it so)."""
+        return f"{self.table_prefix}-fanout-failures"
 
     def table(self, name: str) -> str:
         """The DynamoDB table name of one of the service's tables."""
@@ -158,6 +169,8 @@ def from_environ(env: Mapping[str, str]) -> Settings:
             "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", float),
         delivery_concurrency=int(_number(env.get("WEBHOOKS_DELIVERY_CONCURRENCY", "10"),
                                          "WEBHOOKS_DELIVERY_CONCURRENCY", int)),
+        endpoint_concurrency=int(_number(env.get("WEBHOOKS_ENDPOINT_CONCURRENCY", "10"),
+                                         "WEBHOOKS_ENDPOINT_CONCURRENCY", int)),
         delivery_log_retention_days=int(
             _number(env.get("WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", "30"),
                     "WEBHOOKS_DELIVERY_LOG_RETENTION_DAYS", int)),

@@ -21,6 +21,7 @@ FUNCTIONS = {  # Chalice's function name → its logical id in the template
     "fan_out_changes": "FanOutChanges",
     "deliver_notifications": "DeliverNotifications",
     "deliver_to_failing_endpoints": "DeliverToFailingEndpoints",
+    "record_dead_letters": "RecordDeadLetters",
 }
 
 

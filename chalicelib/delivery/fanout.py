@@ -12,11 +12,12 @@ retries the stream from that record on.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import defaultdict
 from typing import Any
 
-from chalicelib import events, observability, subscriptions
+from chalicelib import events, observability, settings, subscriptions
 from chalicelib.delivery import queue
 from chalicelib.events import Change
 
@@ -50,12 +51,15 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Queue the deliveries of a batch of stream records; report the records that failed."""
     failed: set[str] = set()
     changes: list[Change] = []
+    unreadable: list[tuple[dict[str, Any], str]] = []
     for record in records:
         try:
             changes += events.derive(record)
-        except Exception:  # a record we cannot read must not block the shard forever
+        except Exception as exc:  # a record we cannot read must not block the shard forever
             log.exception("cannot derive events from a stream record",
                           extra={"event_id": record.get("eventID")})
+            unreadable.append((record, f"{type(exc).__name__}: {exc}"[:1000]))
+    failed.update(_keep_unreadable(unreadable))
     by_target: dict[tuple[int, str], list[Change]] = defaultdict(list)
     for change in changes:
         by_target[(change.company_id, change.event_name)].append(change)
@@ -91,3 +95,17 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
 def _in_stream_order(records: list[dict[str, Any]], failed: set[str]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in records
             if r["dynamodb"]["SequenceNumber"] in failed]
+
+
+def _keep_unreadable(unreadable: list[tuple[dict[str, Any], str]]) -> list[str]:
+    """Put each record the fan-out cannot read, whole, on the fan-out's failure queue,
+    where an operator can replay it once the cause is fixed (README: runbook); return the
+    sequence numbers of those that could not be put there (the stream retries them)."""
+    if not unreadable:
+        return []
+    bodies = [json.dumps({"reason": "cannot derive events", "error": error,
+                          "record": record}, default=str)
+              for record, error in unreadable]
+    refused = queue.send_bodies(bodies, settings.get().fanout_failure_queue_name)
+    observability.count("UnreadableChanges", len(unreadable) - len(refused))
+    return [unreadable[index][0]["dynamodb"]["SequenceNumber"] for index in refused]

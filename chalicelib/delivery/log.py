@@ -3,13 +3,19 @@
 Keyed ``(webhook_id, delivery_id)``; delivery ids begin with the change's time, so a query
 newest-first lists the log in order. Items expire through DynamoDB TTL (``expires_at``).
 
-Before it sends, the worker *claims* the delivery with a conditional write: a delivery is
-claimable when it is new, or still ``pending`` and not leased by another worker. That
-write is what keeps a duplicated queue message from sending twice, and its lease is what
-lets a delivery whose worker crashed mid-send be tried again.
+The log holds each delivery's retry state: how many automatic attempts were claimed
+(``attempt_count``), when the next is due (``next_attempt_at``), the highest attempt a
+queue message was sent for (``queued``), and the lease of the worker sending now
+(``lease_until``, ``lease_token``). Before it sends, the worker *claims* an attempt with a
+conditional write: only the next attempt, when due, of a ``pending`` delivery no worker
+holds. Only that worker can record the attempt's result (the write is conditional on the
+attempt number and its lease token). Manual attempts have their own count
+(``manual_count``) and the ids of the requests already attempted (``manual_requests``).
 """
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import aws, clock
@@ -22,8 +28,8 @@ MAX_KEPT_ATTEMPTS = 50
 RESPONSE_BODY_CHARS = 2048
 
 _SUMMARY = ("delivery_id", "event_name", "resource_type", "resource_id", "occurred_at",
-            "#status", "attempt_count", "created_at", "last_attempt_at", "last_status_code",
-            "last_error", "test_event")
+            "#status", "attempt_count", "manual_count", "created_at", "last_attempt_at",
+            "last_status_code", "last_error", "test_event")
 
 #: The trigger of a test event's message (``POST /v2/webhooks/{id}/test``); the others are
 #: "automatic" (a change) and "manual" (redeliver, recover).
@@ -34,21 +40,116 @@ def _key(webhook_id: int, delivery_id: str) -> dict[str, Any]:
     return {"webhook_id": {"N": str(webhook_id)}, "delivery_id": {"S": delivery_id}}
 
 
-#: What ``claim`` says when the delivery is not this worker's to send.
-DONE = "done"  # delivered or failed: a duplicate message, to be dropped
-BUSY = "busy"  # another worker is sending it right now: offer the message again later
+@dataclass(frozen=True)
+class State:
+    """What the log says about a delivery's automatic schedule."""
+
+    status: str
+    attempt_count: int  # automatic attempts claimed so far
+    lease_until: int  # the worker sending attempt ``attempt_count`` holds it until then
+    next_attempt_at: int  # epoch seconds the next automatic attempt is due (0: now)
+    queued: int  # the highest attempt number a queue message was sent for
 
 
-def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
-          manual: bool = False) -> int | str:
-    """Claim the message's delivery for one attempt: the attempt's number, or ``DONE`` /
-    ``BUSY`` when it is not this worker's to send."""
+def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
+          retention_days: int, token: str) -> State | None:
+    """Claim automatic attempt ``attempt`` for this worker (``token``): None when it is
+    claimed, else the log's state, which says why not (done, leased, not yet due, another
+    attempt). Only the next attempt, due, of a pending delivery no one holds is claimable;
+    the first one creates the log entry."""
     now = clock.now()
-    condition = "attribute_not_exists(delivery_id) OR (lease_until < :now"
-    condition += ")" if manual else " AND #status = :pending)"
+    condition = ("#status = :pending AND attempt_count = :previous AND lease_until < :now "
+                 "AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :now)")
+    if attempt == 1:
+        condition = f"attribute_not_exists(delivery_id) OR ({condition})"
     values = {
         ":now": int(now), ":lease": int(now + lease_seconds) + 1, ":pending": PENDING,
-        ":one": 1, ":company": message["company_id"], ":event": message["event_name"],
+        ":previous": attempt - 1, ":attempt": attempt, ":token": token, ":zero": 0,
+        ":company": message["company_id"], ":event": message["event_name"],
+        ":rtype": message["resource_type"], ":rid": message["resource_id"],
+        ":occurred": message["occurred_at"], ":created": clock.iso(now),
+        ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
+    }
+    try:
+        aws.dynamodb().update_item(
+            TableName=aws.table_name(TABLE),
+            Key=_key(message["webhook_id"], message["delivery_id"]),
+            UpdateExpression=(
+                "SET company_id = :company, event_name = :event, resource_type = :rtype, "
+                "resource_id = :rid, occurred_at = :occurred, "
+                "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
+                "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
+                "lease_token = :token, #status = :pending, attempt_count = :attempt, "
+                "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)"),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=aws.to_attributes(values),
+        )
+    except Exception as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return state(message) or State(FAILED, 0, 0, 0, 0)  # expired meanwhile: nothing to do
+    return None
+
+
+def state(message: dict[str, Any]) -> State | None:
+    """The delivery's automatic schedule as the log has it (None: no entry)."""
+    item = aws.dynamodb().get_item(
+        TableName=aws.table_name(TABLE), ConsistentRead=True,
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        ProjectionExpression="#status, attempt_count, lease_until, next_attempt_at, queued",
+        ExpressionAttributeNames={"#status": "status"}).get("Item")
+    if item is None:
+        return None
+    values = aws.from_attributes(item)
+    count = int(values.get("attempt_count", 0))
+    return State(str(values.get("status", PENDING)), count, int(values.get("lease_until", 0)),
+                 int(values.get("next_attempt_at", 0)), int(values.get("queued", count)))
+
+
+def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, token: str,
+           next_attempt_at: int = 0, queued: int | None = None) -> bool:
+    """Store an automatic attempt's outcome and the delivery's new status, releasing the
+    lease; only the worker that claimed the attempt can (``token``). False when the claim
+    was lost meanwhile (the lease ran out and another worker took over): the result of
+    this stale attempt is then not stored."""
+    values: dict[str, Any] = {":status": status, ":at": attempt["requested_at"], ":zero": 0,
+                              ":code": attempt["status_code"], ":error": attempt["error"],
+                              ":n": attempt["attempt"], ":token": token,
+                              ":next": next_attempt_at,
+                              ":queued": attempt["attempt"] if queued is None else queued}
+    update = ("SET #status = :status, last_attempt_at = :at, lease_until = :zero, "
+              "last_status_code = :code, last_error = :error, next_attempt_at = :next, "
+              "queued = :queued")
+    if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
+        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
+        values[":empty"] = []
+        values[":attempt"] = [attempt]
+    try:
+        aws.dynamodb().update_item(
+            TableName=aws.table_name(TABLE),
+            Key=_key(message["webhook_id"], message["delivery_id"]),
+            UpdateExpression=update,
+            ConditionExpression="attempt_count = :n AND lease_token = :token",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=aws.to_attributes(values),
+        )
+    except Exception as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def claim_manual(message: dict[str, Any], request_id: str, *,
+                 retention_days: int) -> dict[str, Any] | None:
+    """Claim the one attempt of a manual request (redelivery, recovery, test event): the
+    delivery's state, or None when this request was already dealt with (a duplicate).
+    Manual attempts have a count of their own and never touch the automatic schedule."""
+    now = clock.now()
+    values = {
+        ":one": 1, ":request": {request_id}, ":rid_text": request_id, ":pending": PENDING,
+        ":company": message["company_id"], ":event": message["event_name"],
         ":rtype": message["resource_type"], ":rid": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
@@ -60,34 +161,37 @@ def claim(message: dict[str, Any], *, lease_seconds: float, retention_days: int,
             UpdateExpression=(
                 "SET company_id = :company, event_name = :event, resource_type = :rtype, "
                 "resource_id = :rid, occurred_at = :occurred, "
-                "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
+                "created_at = if_not_exists(created_at, :created), "
+                "expires_at = if_not_exists(expires_at, :expires), "
                 "test_event = if_not_exists(test_event, :test), "
-                "lease_until = :lease, #status = :pending ADD attempt_count :one"),
-            ConditionExpression=condition,
+                "#status = if_not_exists(#status, :pending) "
+                "ADD manual_count :one, manual_requests :request"),
+            ConditionExpression=("attribute_not_exists(manual_requests) OR "
+                                 "NOT contains(manual_requests, :rid_text)"),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=aws.to_attributes(values),
-            ReturnValues="UPDATED_NEW",
+            ReturnValues="ALL_NEW",
         )
     except Exception as exc:
         if aws.error_code(exc) != "ConditionalCheckFailedException":
             raise
-        current = aws.dynamodb().get_item(
-            TableName=aws.table_name(TABLE), ConsistentRead=True,
-            Key=_key(message["webhook_id"], message["delivery_id"]),
-            ProjectionExpression="#status, lease_until",
-            ExpressionAttributeNames={"#status": "status"}).get("Item")
-        leased = current is not None and \
-            int(current.get("lease_until", {}).get("N", "0")) >= int(now)
-        return BUSY if leased else DONE
-    return int(response["Attributes"]["attempt_count"]["N"])
+        return None
+    return aws.from_attributes(response["Attributes"])
 
 
-def record(message: dict[str, Any], attempt: dict[str, Any], status: str) -> None:
-    """Store an attempt's outcome and the delivery's new status; releases the lease."""
-    values: dict[str, Any] = {":status": status, ":at": attempt["requested_at"], ":zero": 0,
-                              ":code": attempt["status_code"], ":error": attempt["error"]}
-    update = ("SET #status = :status, last_attempt_at = :at, lease_until = :zero, "
-              "last_status_code = :code, last_error = :error")
+def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: bool,
+                  scheduled: bool) -> None:
+    """Store a manual attempt. A success makes the delivery ``delivered``; a failure
+    changes its status only when it has no automatic schedule (a test event: ``failed``),
+    so a failed redelivery never ends the automatic retries."""
+    values: dict[str, Any] = {":at": attempt["requested_at"], ":code": attempt["status_code"],
+                              ":error": attempt["error"]}
+    update = "SET last_attempt_at = :at, last_status_code = :code, last_error = :error"
+    names: dict[str, str] = {}
+    if succeeded or not scheduled:
+        update += ", #status = :status"
+        names["#status"] = "status"
+        values[":status"] = DELIVERED if succeeded else FAILED
     if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
@@ -96,9 +200,42 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str) -> Non
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=update,
-        ExpressionAttributeNames={"#status": "status"},
+        **({"ExpressionAttributeNames": names} if names else {}),
         ExpressionAttributeValues=aws.to_attributes(values),
     )
+
+
+def mark_failed(message: dict[str, Any], reason: str) -> bool:
+    """Mark a delivery that can no longer be attempted ``failed`` with the reason, unless
+    it already ended (an entry is created if it was never attempted, so that ``recover``
+    finds it); False when it had ended."""
+    now = clock.now()
+    values = {":failed": FAILED, ":reason": reason[:500], ":pending": PENDING, ":zero": 0,
+              ":company": message["company_id"], ":event": message["event_name"],
+              ":rtype": message["resource_type"], ":rid": message["resource_id"],
+              ":occurred": message["occurred_at"], ":created": clock.iso(now),
+              ":expires": int(now) + 30 * 86400, ":false": False}
+    try:
+        aws.dynamodb().update_item(
+            TableName=aws.table_name(TABLE),
+            Key=_key(message["webhook_id"], message["delivery_id"]),
+            UpdateExpression=(
+                "SET #status = :failed, last_error = :reason, lease_until = :zero, "
+                "company_id = :company, event_name = :event, resource_type = :rtype, "
+                "resource_id = :rid, occurred_at = :occurred, "
+                "created_at = if_not_exists(created_at, :created), "
+                "expires_at = if_not_exists(expires_at, :expires), "
+                "test_event = if_not_exists(test_event, :false), "
+                "attempt_count = if_not_exists(attempt_count, :zero)"),
+            ConditionExpression="attribute_not_exists(delivery_id) OR #status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=aws.to_attributes(values),
+        )
+    except Exception as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def attempt_entry(number: int, trigger: str, requested_at: float, duration_ms: int,
@@ -120,7 +257,8 @@ def _json(values: dict[str, Any], with_attempts: bool) -> dict[str, Any]:
         "resource_id": values["resource_id"],
         "occurred_at": values["occurred_at"],
         "status": values["status"],
-        "attempt_count": values.get("attempt_count", 0),
+        # automatic and manual attempts (each kind numbered on its own in ``attempts``)
+        "attempt_count": int(values.get("attempt_count", 0)) + int(values.get("manual_count", 0)),
         "created_at": values["created_at"],
         "last_attempt_at": values.get("last_attempt_at"),
         "last_status_code": values.get("last_status_code"),
@@ -165,7 +303,7 @@ def message_of(webhook_id: int, delivery: dict[str, Any], company_id: int) -> di
     return {"delivery_id": delivery["id"], "company_id": company_id, "webhook_id": webhook_id,
             "event_name": delivery["event_name"], "resource_type": delivery["resource_type"],
             "resource_id": delivery["resource_id"], "occurred_at": delivery["occurred_at"],
-            "trigger": "manual"}
+            "trigger": "manual", "request_id": uuid.uuid4().hex, "v": 2}
 
 
 def failed_since(webhook_id: int, since: float) -> list[dict[str, Any]]:

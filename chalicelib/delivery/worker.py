@@ -1,28 +1,39 @@
 """The delivery worker: queued deliveries become signed HTTP POSTs and log entries.
 
 Runs on batches of SQS messages and sends a batch's notifications concurrently, so one
-slow receiver costs the others nothing beyond its own timeout. Token, URL, status and
+slow receiver costs the others nothing beyond its own deadline. Token, URL, status and
 signing secrets are read when sending: a webhook deleted meanwhile gets nothing, one that
 is no longer active gets nothing and the log says why. Each send is vetted against SSRF
 again and pinned to the vetted address.
 
-A failed attempt is logged and its message hidden in the queue until the next attempt is
-due (the retry schedule, or a longer ``Retry-After``), then reported back
-(``batchItemFailures``) so that SQS offers it again. After the last attempt the delivery
-is ``failed``. Every attempt also updates the endpoint's health: 410 Gone disables the
-webhook at once, and so does failing without a break for ``disable_after_seconds``.
+The retry state lives in the delivery log, not in the queue. A message carries the number
+of the automatic attempt it is for and when that is due. A worker sends only after it has
+*claimed* that attempt in the log (the next one, due, of a pending delivery no other
+worker holds), and only the claiming worker can record its result (fenced by the attempt
+number and a lease token), so a copy of a message (SQS duplicates, a retried stream
+batch) never sends early or twice, and a worker that outlived its lease cannot overwrite a
+newer attempt. A message that is not yet due, or whose delivery is being sent, goes back
+on the queue delayed (at most 15 minutes a hop) and is deleted: a waiting delivery holds
+no in-flight message. After a failed attempt the message for the next one is queued on
+the slow lane, delayed until it is due. After the last attempt the delivery is ``failed``.
+
+Manual attempts (redeliveries, recoveries, test events) are attempted once each (a
+request id deduplicates copies), numbered apart, and never consume or end the automatic
+schedule. Every attempt also updates the endpoint's health: 410 Gone disables the webhook
+at once, and so does failing without a break for ``disable_after_seconds``.
 """
 from __future__ import annotations
 
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import aws, clock, observability, settings, subscriptions
+from chalicelib import clock, observability, settings, subscriptions
 from chalicelib.delivery import log as delivery_log
 from chalicelib.delivery import outbound, queue, signing, urlguard
 from chalicelib.delivery import schedule as retry
@@ -32,20 +43,26 @@ from chalicelib.subscriptions import Webhook
 
 log = observability.logger
 
-MESSAGE_FIELDS = frozenset({"delivery_id", "company_id", "webhook_id", "event_name",
-                            "resource_type", "resource_id", "occurred_at", "trigger"})
+AUTOMATIC = "automatic"
 
 
 @dataclass(frozen=True)
 class Result:
-    """What became of one message: finished with, or to be offered again after
-    ``retry_in`` seconds."""
+    """What became of one message: finished with (deleted), put back on its queue after
+    ``wait`` seconds as ``message`` (a hop; deleted once it is queued), or to be offered
+    again by SQS (``again``: the message stays, and comes back after its visibility
+    timeout)."""
 
-    done: bool
-    retry_in: int | None = None
+    again: bool = False
+    message: dict[str, Any] | None = None
+    wait: int = 0
 
 
-FINISHED = Result(True)
+FINISHED = Result()
+
+
+def _hop(message: dict[str, Any], wait: float) -> Result:
+    return Result(message=message, wait=max(1, int(wait + 0.999)))
 
 
 def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
@@ -60,16 +77,6 @@ def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
     })
 
 
-def _parse(record: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        message = json.loads(record["body"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not isinstance(message, dict) or set(message) != MESSAGE_FIELDS:
-        return None
-    return message
-
-
 def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[str, Any]:
     """Send a batch of queued deliveries; report the messages to offer again.
 
@@ -78,76 +85,161 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
     that hangs then holds up only other failing endpoints, never the healthy ones.
     """
     config = settings.get()
+    lane = config.slow_queue_name if slow_lane else config.delivery_queue_name
     work: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    unreadable: list[dict[str, Any]] = []
     for record in records:
-        message = _parse(record)
-        if message is None:  # can never succeed: drop it rather than poison the queue
-            log.error("dropping malformed delivery message",
-                      extra={"message_id": record.get("messageId")})
+        message = queue.parse(record.get("body", ""))
+        if message is None:
+            unreadable.append(record)
             continue
+        if message["trigger"] != AUTOMATIC and not isinstance(message["request_id"], str):
+            message["request_id"] = str(record.get("messageId"))  # a copy has the same id
         work.append((record, message))
-    if not work:
-        return {"batchItemFailures": []}
-    webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"]) for _, m in work})
-    if not slow_lane:
-        work = _move_failing_to_slow_lane(work, webhooks, config)
-        if not work:
-            return {"batchItemFailures": []}
+    again = _to_dead_letters(unreadable, config)
+    if work:
+        webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"])
+                                           for _, m in work})
+        if not slow_lane:
+            work = _move_failing_to_slow_lane(work, webhooks, config)
 
-    def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
-        _, message = item
-        webhook = webhooks.get((message["company_id"], message["webhook_id"]))
-        try:
-            return deliver_one(message, webhook, config)
-        except Exception:
-            log.exception("delivery failed unexpectedly", extra=_ids(message))
-            return Result(False)
+        def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
+            _, message = item
+            webhook = webhooks.get((message["company_id"], message["webhook_id"]))
+            try:
+                return deliver_one(message, webhook, config)
+            except Exception:
+                log.exception("delivery failed unexpectedly", extra=_ids(message))
+                return Result(again=True)
 
-    with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency, len(work))) as pool:
-        results = list(pool.map(observability.in_this_context(one), work))
-    again = [(record, result) for (record, _), result in zip(work, results, strict=True)
-             if not result.done]
-    _hide_until_due([(record, result.retry_in) for record, result in again
-                     if result.retry_in is not None],
-                    config.slow_queue_name if slow_lane else config.delivery_queue_name)
+        results: list[Result] = []
+        if work:
+            with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency,
+                                                    len(work))) as pool:
+                results = list(pool.map(observability.in_this_context(one), work))
+        hops = [(record, result) for (record, _), result in zip(work, results, strict=True)
+                if result.message is not None]
+        refused = set(queue.send([result.message for _, result in hops
+                                  if result.message is not None], lane,
+                                 [result.wait for _, result in hops]))
+        again += [record for index, (record, _) in enumerate(hops) if index in refused]
+        again += [record for (record, _), result in zip(work, results, strict=True)
+                  if result.again]
     return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}
-                                  for record, _ in again]}
+                                  for record in again]}
 
 
 def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settings) -> Result:
-    """Attempt one delivery and log it."""
+    """Attempt one delivery if it is this worker's to attempt now, and log it."""
     if webhook is None:
         return FINISHED  # deleted: nothing to send, nobody to tell
-    manual = message["trigger"] != "automatic"  # redeliveries and test events: one attempt
-    attempt = delivery_log.claim(message, lease_seconds=config.delivery_timeout_seconds + 30,
-                                 retention_days=config.delivery_log_retention_days,
-                                 manual=manual)
-    if attempt == delivery_log.DONE:
-        return FINISHED  # a duplicate of a message already dealt with
-    if attempt == delivery_log.BUSY:
-        return Result(False)  # another worker is sending it; if that fails, this copy retries
-    assert isinstance(attempt, int)
+    if message["trigger"] != AUTOMATIC:
+        return _manual(message, webhook, config)
+    now = clock.now()
+    if message["due_at"] > now + 1:
+        return _hop(message, message["due_at"] - now)  # early: wait on the queue
+    token = uuid.uuid4().hex
+    attempt = message["attempt"]
+    for _ in range(2):
+        state = delivery_log.claim(message, attempt,
+                                   lease_seconds=config.delivery_timeout_seconds + 30,
+                                   retention_days=config.delivery_log_retention_days,
+                                   token=token)
+        if state is None:
+            return _automatic(message, attempt, token, webhook, config)
+        if state.status != delivery_log.PENDING:
+            return FINISHED  # delivered or failed: a copy of a message already dealt with
+        if state.lease_until >= now:  # another worker is sending: look again after it
+            return _hop(message, state.lease_until - now + 1)
+        following = state.attempt_count + 1
+        if attempt < following and state.queued >= following:
+            return FINISHED  # a stale copy: the next attempt's message is on its way
+        # this message carries the next attempt (its own message could not be queued, or
+        # its worker crashed before recording)
+        attempt = following
+        if state.next_attempt_at > now:
+            return _hop({**message, "attempt": attempt, "due_at": state.next_attempt_at},
+                        state.next_attempt_at - now)
+    return _hop(message, 1)  # lost a race for the claim twice: look again shortly
+
+
+def _automatic(message: dict[str, Any], attempt: int, token: str, webhook: Webhook,
+               config: Settings) -> Result:
+    """Make the claimed automatic attempt, queue the next one when it failed, record."""
     started = clock.now()
     active = webhook.status == subscriptions.ACTIVE
-    outcome = _send(message, webhook, config) if active else \
-        Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}"
-                + (f" ({webhook.disabled_reason})" if webhook.disabled_reason else ""),
-                error_class="inactive")
+    outcome = _send(message, webhook, config) if active else _inactive(webhook)
     delay = None
-    if not outcome.succeeded and active and not manual and outcome.status_code != 410:
+    if not outcome.succeeded and active and outcome.status_code != 410:
         delay = retry.next_delay(
             attempt, config.retry_schedule, status_code=outcome.status_code,
             retry_after=retry.parse_retry_after(outcome.retry_after, clock.now()),
             retry_after_cap=config.retry_after_cap_seconds)
     status = delivery_log.DELIVERED if outcome.succeeded else \
         delivery_log.PENDING if delay is not None else delivery_log.FAILED
-    delivery_log.record(message, delivery_log.attempt_entry(
+    next_at, queued = 0, attempt
+    if delay is not None:
+        # the next attempt's message, on the slow lane (this endpoint just failed), hidden
+        # until it is due; the log says it is queued, so copies of this one are dropped
+        next_at = int(started + outcome.duration_ms / 1000 + delay)
+        following = {**message, "attempt": attempt + 1, "due_at": next_at}
+        if not queue.send([following], config.slow_queue_name, [delay]):
+            queued = attempt + 1
+    entry = delivery_log.attempt_entry(
         attempt, message["trigger"], started, outcome.duration_ms, outcome.status_code,
-        outcome.error, outcome.body, next_attempt_in=delay), status)
+        outcome.error, outcome.body, next_attempt_in=delay)
+    if not delivery_log.record(message, entry, status, token=token, next_attempt_at=next_at,
+                               queued=queued):
+        log.warning("stale attempt: another worker took the delivery over, this result is "
+                    "not recorded", extra={**_ids(message), "attempt": attempt})
+        observability.count("StaleAttempts")
+        return FINISHED
     _observe(message, attempt, outcome, status, delay)
     if active:
         _note_health(webhook, outcome, started, config)
-    return FINISHED if delay is None else Result(False, delay)
+    # the next attempt's message could not be queued: this one comes back and carries it
+    return Result(again=True) if delay is not None and queued == attempt else FINISHED
+
+
+def _manual(message: dict[str, Any], webhook: Webhook, config: Settings) -> Result:
+    """One manual attempt (redelivery, recovery, test event), once per request."""
+    state = delivery_log.claim_manual(message, str(message["request_id"]),
+                                      retention_days=config.delivery_log_retention_days)
+    if state is None:
+        return FINISHED  # a copy of a request already attempted
+    started = clock.now()
+    active = webhook.status == subscriptions.ACTIVE
+    outcome = _send(message, webhook, config) if active else _inactive(webhook)
+    number = int(state.get("manual_count", 1))
+    automatic = int(state.get("attempt_count", 0)) > 0
+    delivery_log.record_manual(message, delivery_log.attempt_entry(
+        number, message["trigger"], started, outcome.duration_ms, outcome.status_code,
+        outcome.error, outcome.body), outcome.succeeded, automatic)
+    status = delivery_log.DELIVERED if outcome.succeeded else \
+        str(state.get("status")) if automatic else delivery_log.FAILED
+    _observe(message, number, outcome, status, None)
+    if active:
+        _note_health(webhook, outcome, started, config)
+    return FINISHED
+
+
+def _inactive(webhook: Webhook) -> Outcome:
+    return Outcome(None, "", 0, f"not sent: the webhook is {webhook.status}"
+                   + (f" ({webhook.disabled_reason})" if webhook.disabled_reason else ""),
+                   error_class="inactive")
+
+
+def _to_dead_letters(records: list[dict[str, Any]], config: Settings) -> list[dict[str, Any]]:
+    """Messages no version of the worker can deliver go to the dead-letter queue whole
+    (its handler logs them); those it refuses stay, to be offered again."""
+    if not records:
+        return []
+    for record in records:
+        log.error("unreadable delivery message: to the dead-letter queue",
+                  extra={"message_id": record.get("messageId")})
+    refused = queue.send_bodies([str(record.get("body", "")) for record in records],
+                                config.dead_letter_queue_name)
+    return [records[index] for index in refused]
 
 
 def _ids(message: dict[str, Any]) -> dict[str, Any]:
@@ -260,20 +352,3 @@ def _duration(seconds: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} seconds"
-
-
-def _hide_until_due(retries: list[tuple[dict[str, Any], int]], queue_name: str) -> None:
-    """Keep each message out of sight until its next attempt is due (SQS visibility; up to
-    12 h). If this fails the message comes back after the queue's own visibility timeout,
-    which is early but loses nothing."""
-    if not retries:
-        return
-    url = aws.queue_url(queue_name)
-    for start in range(0, len(retries), 10):
-        entries = [{"Id": str(i), "ReceiptHandle": record["receiptHandle"],
-                    "VisibilityTimeout": delay}
-                   for i, (record, delay) in enumerate(retries[start:start + 10])]
-        try:
-            aws.sqs().change_message_visibility_batch(QueueUrl=url, Entries=entries)
-        except Exception:
-            log.exception("cannot schedule retries", extra={"messages": len(entries)})

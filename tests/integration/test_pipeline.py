@@ -67,6 +67,12 @@ class Pipeline:
         name = "deliver_notifications" if lane == "main" else "deliver_to_failing_endpoints"
         return self.invoke(name, {"Records": records})
 
+    def count(self, lane: str, attribute: str) -> int:
+        """One of the queue's approximate counts, e.g. ApproximateNumberOfMessagesDelayed."""
+        attributes = aws.sqs().get_queue_attributes(QueueUrl=self.queues[lane],
+                                                    AttributeNames=[attribute])
+        return int(attributes["Attributes"][attribute])
+
     def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         response = self.client.lambda_.invoke(name, event)
         return dict(response.payload)
@@ -176,25 +182,24 @@ def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
         tenant.call("POST", "/v4/services", {"name": "A"})
         pipeline.fan_out(pipeline.stream_records())
         (message,) = pipeline.messages()
-        assert pipeline.deliver([message]) == {
-            "batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+        # done with this message: the next attempt has a message of its own, delayed
+        assert pipeline.deliver([message]) == {"batchItemFailures": []}
         (entry,) = delivery_log.list_for(webhook_id)
         assert (entry["status"], entry["last_status_code"]) == ("pending", 503)
         (attempt,) = delivery_log.get(webhook_id, entry["id"])["attempts"]
         assert attempt["response_body"] == "maintenance"
         assert attempt["next_attempt_at"] is not None
 
-        # hidden until the attempt is due, then offered again; the endpoint is failing, so
-        # the main lane hands it to the slow lane, whose worker makes the last attempt
+        # the next attempt waits on the slow lane (the endpoint is failing), delayed until
+        # it is due: a delayed message, not an in-flight one
         assert pipeline.messages() == []
+        assert pipeline.count("slow", "ApproximateNumberOfMessagesDelayed") == 1
         deadline = time.monotonic() + 10
-        while not (again := pipeline.messages()):
+        while not (slow := pipeline.messages(lane="slow")):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert pipeline.deliver(again) == {"batchItemFailures": []}
-        assert len(failing.requests) == 1
-        slow = pipeline.messages(lane="slow")
         assert [json.loads(m["body"])["delivery_id"] for m in slow] == [entry["id"]]
+        assert json.loads(slow[0]["body"])["attempt"] == 2
         assert pipeline.deliver(slow, lane="slow") == {"batchItemFailures": []}
         entry = delivery_log.get(webhook_id, entry["id"])
         assert (entry["status"], entry["attempt_count"]) == ("failed", 2)
@@ -226,10 +231,11 @@ def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
         assert pipeline.deliver(second) == {"batchItemFailures": []}
         assert len(receiver.requests) == 2  # the healthy endpoint got it in the main lane
         assert len(broken.requests) == 1  # the failing one's delivery waits in the slow lane
-        (moved,) = pipeline.messages(lane="slow")
+        (moved,) = pipeline.messages(lane="slow")  # (the first one's retry is delayed)
         assert json.loads(moved["body"])["webhook_id"] == failing
-        assert pipeline.deliver([moved], lane="slow")["batchItemFailures"]  # fails, retried
-        assert len(broken.requests) == 2
+        assert pipeline.deliver([moved], lane="slow") == {"batchItemFailures": []}
+        assert len(broken.requests) == 2  # failed; its retry waits on the slow lane
+        assert pipeline.count("slow", "ApproximateNumberOfMessagesDelayed") == 2
         assert healthy != failing
     finally:
         broken.stop()
@@ -289,7 +295,7 @@ def test_duplicate_messages_in_one_batch_send_once(tenant: Tenant, receiver: Rec
 
 
 @pytest.mark.parametrize("lane", ["main", "slow"])
-def test_a_copy_that_arrives_while_another_worker_sends_is_offered_again(
+def test_a_copy_that_arrives_while_another_worker_sends_waits_on_the_queue(
         tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
     """Both workers read the log to tell "being sent" from "done" (the IAM test needs the
     calls of this branch from both functions)."""
@@ -299,12 +305,13 @@ def test_a_copy_that_arrives_while_another_worker_sends_is_offered_again(
     (message,) = pipeline.messages()
     config = settings.get()
     # another worker holds the lease on this delivery
-    assert delivery_log.claim(json.loads(message["body"]), lease_seconds=60,
+    assert delivery_log.claim(json.loads(message["body"]), 1, lease_seconds=60,
                               retention_days=config.delivery_log_retention_days,
-                              manual=False) == 1
-    assert pipeline.deliver([message], lane=lane) == \
-        {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+                              token="another worker") is None
+    # not sent, not kept in flight: back on its queue, delayed until the lease ends
+    assert pipeline.deliver([message], lane=lane) == {"batchItemFailures": []}
     assert receiver.requests == []
+    assert pipeline.count(lane, "ApproximateNumberOfMessagesDelayed") == 1
 
 
 def one_delivery(tenant: Tenant, receiver: Receiver,
@@ -342,3 +349,156 @@ def test_the_log_is_private_to_the_webhooks_company(tenant: Tenant, other_tenant
         response = other_tenant.call(method, base + path)
         assert response.status_code == 404
         assert response.json_body["errors"][0]["type"] == "ResourceNotFound"
+
+
+def first_attempt_fails(tenant: Tenant, pipeline: Pipeline, failing: Receiver,
+                        monkeypatch: pytest.MonkeyPatch, schedule: str) -> tuple[int, str, Any]:
+    """A delivery whose first attempt failed: webhook id, delivery id, its message."""
+    monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", schedule)
+    settings.get.cache_clear()
+    webhook_id = subscribe(tenant, "service.created", failing.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    pipeline.fan_out(pipeline.stream_records())
+    (message,) = pipeline.messages()
+    assert pipeline.deliver([message]) == {"batchItemFailures": []}
+    assert len(failing.wait_for(1)) == 1
+    return webhook_id, json.loads(message["body"])["delivery_id"], message
+
+
+def test_early_copies_neither_send_nor_start_a_second_schedule(
+        tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = Receiver(status=500).start()
+    try:
+        webhook_id, delivery_id, message = first_attempt_fails(
+            tenant, pipeline, failing, monkeypatch, "60,60")
+        # (copies for a failing endpoint end on the slow lane: they are read there)
+        # a copy of the first message (SQS duplicates; a retried stream batch queues every
+        # later record again) comes while the retry waits: dropped, nothing sent
+        assert pipeline.deliver([message], lane="slow") == {"batchItemFailures": []}
+        # a copy of the retry's own message, and one of an older version without a due
+        # time, also arrive early: they wait on the queue, nothing is sent
+        body = json.loads(message["body"])
+        for copy in ({**body, "attempt": 2, "due_at": int(time.time()) + 60},
+                     {k: v for k, v in body.items() if k not in ("v", "attempt", "due_at")}
+                     | {"attempt": 2}):
+            early = {**message, "messageId": f"copy-{len(copy)}", "body": json.dumps(copy)}
+            assert pipeline.deliver([early], lane="slow") == {"batchItemFailures": []}
+        time.sleep(0.3)
+        assert len(failing.requests) == 1
+        entry = delivery_log.get(webhook_id, delivery_id)
+        assert (entry["status"], entry["attempt_count"]) == ("pending", 1)
+        # the retry's own message and the two early copies wait, delayed, until it is due
+        assert pipeline.count("slow", "ApproximateNumberOfMessagesDelayed") == 3
+    finally:
+        failing.stop()
+
+
+def test_a_stale_worker_cannot_overwrite_a_newer_attempt(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    subscribe(tenant, "service.created", receiver.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    pipeline.fan_out(pipeline.stream_records())
+    (message,) = pipeline.messages()
+    body = json.loads(message["body"])
+    config = settings.get()
+    # a worker claimed attempt 1 and hangs past its lease (a trickling receiver, a frozen
+    # container) ...
+    assert delivery_log.claim(body, 1, lease_seconds=-5, token="stale",
+                              retention_days=config.delivery_log_retention_days) is None
+    # ... so the message comes back, and this worker makes the next attempt
+    assert pipeline.deliver([message]) == {"batchItemFailures": []}
+    receiver.wait_for(1)
+    # the stale worker's late result is refused: it cannot overwrite the newer attempt
+    late = delivery_log.attempt_entry(1, "automatic", time.time(), 30000, None,
+                                      "timeout", "")
+    assert not delivery_log.record(body, late, delivery_log.FAILED, token="stale")
+    entry = delivery_log.get(body["webhook_id"], body["delivery_id"])
+    assert entry["status"] == "delivered"
+    assert [(a["attempt"], a["status_code"]) for a in entry["attempts"]] == [(2, 200)]
+
+
+def test_a_manual_redelivery_during_a_wait_neither_ends_nor_uses_the_schedule(
+        tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = Receiver(status=503).start()
+    try:
+        webhook_id, delivery_id, _ = first_attempt_fails(
+            tenant, pipeline, failing, monkeypatch, "2")
+        path = f"/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"
+        assert tenant.call("POST", path).status_code == 202
+        (manual,) = pipeline.messages()
+        # (on the slow lane, where the main lane moves a failing endpoint's deliveries)
+        assert pipeline.deliver([manual], lane="slow") == {"batchItemFailures": []}
+        assert pipeline.deliver([manual], lane="slow") == {"batchItemFailures": []}  # a copy
+        assert len(failing.wait_for(2)) == 2
+        entry = delivery_log.get(webhook_id, delivery_id)
+        assert entry["status"] == "pending"  # the failed manual attempt ended nothing
+        # the automatic retry comes when it is due, as attempt 2 of the schedule
+        deadline = time.monotonic() + 10
+        while not (retry := pipeline.messages(lane="slow")):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert pipeline.deliver(retry, lane="slow") == {"batchItemFailures": []}
+        entry = delivery_log.get(webhook_id, delivery_id)
+        assert [(a["trigger"], a["attempt"]) for a in entry["attempts"]] == \
+            [("automatic", 1), ("manual", 1), ("automatic", 2)]
+        assert (entry["status"], entry["attempt_count"]) == ("failed", 3)
+        assert len(failing.requests) == 3
+    finally:
+        failing.stop()
+
+
+def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
+    url = pipeline.infra.queues[logical]
+    bodies = []
+    while batch := aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                             VisibilityTimeout=30).get("Messages", []):
+        bodies += [m["Body"] for m in batch]
+    return bodies
+
+
+@pytest.mark.parametrize("lane", ["main", "slow"])
+def test_a_message_no_worker_can_read_goes_to_the_dead_letter_queue_whole(
+        pipeline: Pipeline, lane: str) -> None:
+    unreadable = {"messageId": "m-1", "receiptHandle": "r", "body": '{"delivery_id": 7}',
+                  "attributes": {}}
+    assert pipeline.deliver([unreadable], lane=lane) == {"batchItemFailures": []}
+    assert queued_bodies(pipeline, "DeliveryDeadLetterQueue") == ['{"delivery_id": 7}']
+
+
+def test_dead_letters_are_marked_failed_so_that_recover_finds_them(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    pipeline.fan_out(pipeline.stream_records())
+    (message,) = pipeline.messages()  # never attempted: its worker crashed every time
+    dead = [{**message, "attributes": {"ApproximateReceiveCount": "20"}},
+            {**message, "messageId": "garbage", "body": "{not json"}]
+    assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+        {"batchItemFailures": []}
+    (entry,) = delivery_log.list_for(webhook_id)
+    assert entry["status"] == "failed"
+    assert "dead-letter queue" in entry["last_error"] and "20 receives" in entry["last_error"]
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+    response = tenant.call("POST", f"/v2/webhooks/{webhook_id}/recover", {"since": since})
+    assert response.json_body["data"]["queued"] == 1
+    deliver_until_done(pipeline, pipeline.messages())
+    assert len(receiver.wait_for(1)) == 1
+    assert delivery_log.get(webhook_id, entry["id"])["status"] == "delivered"
+
+
+def test_a_stream_record_the_fan_out_cannot_read_is_kept_whole_for_replay(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    subscribe(tenant, "service.created", receiver.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    tenant.call("POST", "/v4/services", {"name": "B"})
+    good, bad = pipeline.stream_records()
+    bad["dynamodb"]["NewImage"]["company_id"] = {"N": "not a number"}
+    # the unreadable record neither blocks the batch nor is retried for ever
+    assert pipeline.fan_out([good, bad]) == {"batchItemFailures": []}
+    assert len(pipeline.messages()) == 1
+    (kept,) = queued_bodies(pipeline, "FanOutFailureQueue")
+    assert json.loads(kept)["record"] == bad  # whole: replayable once the cause is fixed
+    bad["dynamodb"]["NewImage"]["company_id"] = good["dynamodb"]["NewImage"]["company_id"]
+    assert pipeline.fan_out([json.loads(kept)["record"] | {"dynamodb": bad["dynamodb"]}]) \
+        == {"batchItemFailures": []}
+    assert len(pipeline.messages()) == 1  # the replay queued the delivery

@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from chalicelib.delivery import fanout, signing
+from chalicelib.delivery import fanout, queue, signing
 from chalicelib.delivery import worker as delivery
 from chalicelib.events import Change
 from chalicelib.subscriptions import Webhook
@@ -90,5 +90,21 @@ def test_the_notification_is_exactly_clockodos() -> None:
 
 def test_the_queued_message_holds_no_token_url_or_secret() -> None:
     message = fanout.message(change(), 42)
-    assert set(message) == delivery.MESSAGE_FIELDS
+    assert set(message) <= set(queue.REQUIRED) | set(queue.OPTIONAL)
     assert message["trigger"] == "automatic"
+
+
+def test_messages_are_versioned_and_unknown_fields_are_ignored_not_dropped() -> None:
+    message = fanout.message(change(), 42)
+    body = json.loads(queue.encode(message))
+    assert body["v"] == queue.VERSION
+    # a newer sender added a field this worker does not know: the message is still read
+    parsed = queue.parse(json.dumps({**body, "v": 3, "priority": "high"}))
+    assert parsed is not None and "priority" not in parsed
+    assert {k: parsed[k] for k in message} == message
+    # an older one (version 1) had no attempt or due time: the first attempt, due now
+    old = queue.parse(json.dumps({k: v for k, v in message.items() if k in queue.REQUIRED}))
+    assert old is not None and (old["attempt"], old["due_at"], old["v"]) == (1, 0, 1)
+    # only a message without what every version has cannot be read
+    assert queue.parse(json.dumps({**body, "webhook_id": "42"})) is None
+    assert queue.parse("not json") is None
