@@ -147,6 +147,13 @@ def _title(resource: ResourceType) -> str:
 def _schemas(resource: ResourceType) -> dict[str, Any]:
     name = _title(resource)
     props = {f.name: field_schema(f) for f in resource.fields}
+    if resource.name == "project":  # computed from the subprojects when read
+        props["count_subprojects"] = {"type": "integer", "minimum": 0}
+        budget = props["budget"]
+        props["budget"] = {**budget, "required": [*budget["required"],
+                                                  "subprojects_budget_total"],
+                           "properties": {**budget["properties"],
+                                          "subprojects_budget_total": {"type": "number"}}}
     return {
         name: {"type": "object", "additionalProperties": False,
                "required": ["id", *props], "properties": {"id": {"type": "integer"}, **props}},
@@ -177,6 +184,16 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                   "additionalProperties": False,
                   "properties": {resource.item_key: _ref(name)}})
     listing: dict[str, Any] = {resource.list_key: {"type": "array", "items": _ref(name)}}
+    extra = dict(resource.create_extra)
+    created = item if not extra else _json({
+        "type": "object", "required": [resource.item_key, *extra],
+        "additionalProperties": False,
+        "properties": {resource.item_key: _ref(name),
+                       **{k: {"const": v} for k, v in extra.items()}}})
+    answer = dict(resource.delete_answer)
+    deleted = _json(_ref("Success")) if answer == {"success": True} else _json({
+        "type": "object", "required": list(answer), "additionalProperties": False,
+        "properties": {k: {"const": v} for k, v in answer.items()}})
     if resource.paged:
         listing["paging"] = _ref("Paging")
     params = [query_parameter(p) for p in resource_query.list_params(resource)]
@@ -198,7 +215,7 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
             "post": {"operationId": f"create_{resource.name}", "tags": tag,
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": _ref(f"{name}Create")}}},
-                     "responses": {"200": item, **errors, "422": invalid}},
+                     "responses": {"200": created, **errors, "422": invalid}},
         },
         resource.path + "/{id}": {
             "parameters": [id_param],
@@ -212,7 +229,7 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                                   "409": _json(_ref("Errors"), "Changed meanwhile")}},
             "delete": {"operationId": f"delete_{resource.name}", "tags": tag,
                        "parameters": [query_parameter(p) for p in resource.delete_params],
-                       "responses": {"200": _json(_ref("Success")), **errors, "404": missing}},
+                       "responses": {"200": deleted, **errors, "404": missing}},
         },
     }
     if resource.completable:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -139,6 +139,11 @@ class ResourceType:
     max_items_per_page: int = 1000
     item_params: tuple[Param, ...] = ()  # GET …/{id}
     delete_params: tuple[Param, ...] = ()  # DELETE …/{id}
+    #: ``(old data or None, new data, now) -> new data`` with the computed fields filled in
+    #: (initials, duration, …); may refuse combinations with ``Unprocessable``. Pure.
+    derive: Callable[[Item | None, dict[str, Any], str], dict[str, Any]] | None = None
+    create_extra: tuple[tuple[str, Any], ...] = ()  # more keys of the create answer
+    delete_answer: tuple[tuple[str, Any], ...] = (("success", True),)
 
     @property
     def field_map(self) -> dict[str, Field]:
@@ -159,7 +164,8 @@ def _became(field: str, value: Any) -> Predicate:
 
 
 def _entry_started(old: Item | None, new: Item | None) -> bool:
-    return old is None and new is not None and new.get("time_until") is None
+    return old is None and new is not None and new.get("time_until") is None \
+        and new.get("type", 1) == 1  # lump sums have no clock
 
 
 def _entry_stopped(old: Item | None, new: Item | None) -> bool:
@@ -175,6 +181,117 @@ def _note(name: str = "note", max_length: int = 1000) -> Field:
     return Field(name, "string", nullable=True, max_length=max_length)
 
 
+def _computed(name: str, kind: str, default: Any = None, **kw: Any) -> Field:
+    """A field only the service writes (``derive`` or a dedicated route)."""
+    return Field(name, kind, read_only=True, default=default, nullable=default is None, **kw)
+
+
+def _last_change(old: Item | None, new: dict[str, Any], now: str, name: str) -> str:
+    """``now`` if a business field changed (or on create), else the old value, so that a
+    write that changes nothing changes nothing (and raises no event)."""
+    if old is None:
+        return now
+    unchanged = {k: v for k, v in old.items() if k != name} == \
+        {k: v for k, v in new.items() if k != name}
+    return str(old.get(name)) if unchanged and old.get(name) else now
+
+
+def _initials(name: str) -> str:
+    words = [w for w in name.replace("-", " ").split() if w[:1].isalpha()]
+    letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else name.strip()[:2]
+    return letters.upper() or "?"
+
+
+def _derive_user(old: Item | None, new: dict[str, Any], now: str) -> dict[str, Any]:
+    return {**new, "initials": _initials(new["name"]),
+            "created_at": old["created_at"] if old and old.get("created_at") else now}
+
+
+def _workdays(since: str, until: str) -> int:
+    start, end = date.fromisoformat(since), date.fromisoformat(until)
+    days = (end - start).days + 1
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + sum((start.weekday() + i) % 7 < 5 for i in range(rest))
+
+
+def _derive_absence(old: Item | None, new: dict[str, Any], now: str) -> dict[str, Any]:
+    if new.get("date_until") is None:  # one day
+        new = {**new, "date_until": new["date_since"]}
+    if new["type"] != 3 and new.get("count_hours") is not None:
+        raise Unprocessable("count_hours is for absences of type 3 (reduction of overtime) "
+                            "only", path="count_hours", type="ForbiddenValue")
+    days = 0.5 if new.get("half_day") else float(_workdays(new["date_since"],
+                                                            new["date_until"]))
+    return {**new, "count_days": days}
+
+
+def _derive_customer(old: Item | None, new: dict[str, Any], now: str) -> dict[str, Any]:
+    # Clockodo always answers a colour; null asks for the default one
+    return {**new, "color": new.get("color") or 1}
+
+
+def _derive_completion(old: Item | None, new: dict[str, Any], now: str) -> dict[str, Any]:
+    if not new.get("completed"):
+        return {**new, "completed_at": None}
+    was = old.get("completed_at") if old and old.get("completed") else None
+    return {**new, "completed_at": was or now}
+
+
+def _derive_change_request(old: Item | None, new: dict[str, Any],
+                           now: str) -> dict[str, Any]:
+    return {**new, "created_at": old["created_at"] if old and old.get("created_at") else now}
+
+
+ENTRY_TIME, ENTRY_LUMPSUM_VALUE, ENTRY_LUMPSUM_SERVICE = 1, 2, 3
+
+
+def _derive_entry(old: Item | None, new: dict[str, Any], now: str) -> dict[str, Any]:
+    """An entry's type (time, lump-sum value, lump-sum service), duration, clock and
+    times, as Clockodo computes them."""
+    lumpsum, service = new.get("lumpsum"), new.get("lumpsum_services_id")
+    if lumpsum is not None and service is not None:
+        raise Unprocessable("an entry is a lump sum (lumpsum) or a lump-sum service "
+                            "(lumpsum_services_id), not both", path="lumpsum",
+                            type="ForbiddenValue")
+    kind = ENTRY_LUMPSUM_VALUE if lumpsum is not None else \
+        ENTRY_LUMPSUM_SERVICE if service is not None else ENTRY_TIME
+    if kind == ENTRY_LUMPSUM_SERVICE and new.get("lumpsum_services_amount") is None:
+        raise Unprocessable("lumpsum_services_amount is required with lumpsum_services_id",
+                            path="lumpsum_services_amount", type="Empty")
+    if kind != ENTRY_LUMPSUM_SERVICE:
+        new = {**new, "lumpsum_services_amount": None}
+    if kind != ENTRY_TIME and new["billable"] == 0:
+        raise Unprocessable("lump sums are billable (1) or billed (2)", path="billable",
+                            type="UnexpectedValue")
+    since, until = new["time_since"], new.get("time_until")
+    if kind == ENTRY_TIME and until is None and new.get("duration") and \
+            (old is None or old.get("duration") != new.get("duration")):
+        try:
+            until = clock.format_utc(clock.parse_iso(since) +
+                                     timedelta(seconds=new["duration"]))
+        except OverflowError:
+            raise Unprocessable("time_since + duration is after the year 9999",
+                                path="duration", type="NotBetween") from None
+    duration = None
+    if kind == ENTRY_TIME and until is not None:
+        duration = int((clock.parse_iso(until) - clock.parse_iso(since)).total_seconds())
+    clocked = old["clocked"] if old else (kind == ENTRY_TIME and until is None)
+    derived = {**new, "type": kind, "time_until": until, "duration": duration,
+               "clocked": clocked,
+               "time_clocked_since": new.get("time_clocked_since") or
+               (since if clocked else None),
+               "time_insert": old["time_insert"] if old and old.get("time_insert") else now}
+    changed = _last_change(old, derived, now, "time_last_change")
+    return {**derived, "time_last_change": changed, "time_last_change_work_time": changed}
+
+
+#: Absences' and entries' user: Clockodo's default is the API user's own user (the API
+#: fills it in), so it is never null in an answer.
+OWN_USER = Field("users_id", "integer", ref="user", create_only=True)
+SERVICE_ASSIGNMENTS = Field("service_assignments", "ids", default=(), ref="service")
+BILL_SERVICE_ID = _text("bill_service_id", 50, nullable=True)
+TEST_DATA = _computed("test_data", "boolean", default=False)
+COMPLETED_AT = _computed("completed_at", "datetime")
 NUMBER = _text("number", 50, nullable=True)
 ACTIVE = Field("active", "boolean", default=True)
 BILLABLE_DEFAULT = Field("billable_default", "boolean", default=True)
@@ -191,13 +308,38 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("user", "User", "Nutzer", "/v3/users", (
         Field("email", "email", required=True, max_length=90),
         _text("name", 100, required=True),
-        Field("role", "string", required=True, enum=("owner", "manager", "worker")),
+        Field("role", "string", required=True, enum=("owner", "worker")),
         ACTIVE, NUMBER,
         Field("teams_id", "integer", nullable=True, ref="team"),
         Field("language", "string", enum=("de", "en", "fr"), default="de"),
         Field("timezone", "string", max_length=64, default="Europe/Berlin"),
         Field("start_date", "date", nullable=True),
-    ), params=(ACTIVE_FILTER, _filter("fulltext", "string", "text", "name", "email", "number"),
+        Field("boss", "integer", nullable=True, ref="user"),
+        Field("timeformat_12h", "boolean", default=False),
+        Field("wage_type", "integer", enum=(1, 2), default=1),
+        Field("weekstart_monday", "boolean", default=True),
+        Field("show_favorites", "boolean", default=True),
+        Field("mail_to_user", "boolean", default=False),
+        Field("budget_notifications", "boolean", default=False),
+        Field("edit_lock", "date", nullable=True),
+        Field("edit_lock_dyn", "integer", nullable=True, enum=(1, 2, 3, 5, 8, 15, 31, 46, 91)),
+        Field("edit_lock_sync", "boolean", default=False),
+        Field("work_time_edit_lock_days", "integer", nullable=True,
+              enum=(0, 1, 2, 3, 5, 8, 15, 31, 46, 91)),
+        Field("default_holidays_count", "boolean", default=True),
+        Field("default_target_hours", "boolean", default=True),
+        Field("work_time_regulations_id", "integer", nullable=True, minimum=1),
+        Field("default_work_time_regulation", "boolean", default=True),
+        Field("exempt_from_flextime", "boolean", default=False),
+        Field("absence_managers_id", "ids", default=(), ref="user"),
+        Field("access_groups_ids", "ids", default=()),
+        BILL_SERVICE_ID,
+        _computed("weekend_friday", "boolean", default=False),
+        _computed("nonbusiness_groups_id", "integer"),
+        _computed("initials", "string", default=""),
+        _computed("created_at", "datetime"),
+    ), derive=_derive_user,
+        params=(ACTIVE_FILTER, _filter("fulltext", "string", "text", "name", "email", "number"),
                _filter("teams_id", "integer", many=True, minimum=0,
                        note="0: users in no team"),
                _scope("manageAbsences", "viewAbsences", "viewUserReports",
@@ -210,13 +352,16 @@ TYPES: tuple[ResourceType, ...] = (
         Field("date_since", "date", required=True),
         Field("date_until", "date", nullable=True),
         Field("type", "integer", required=True, enum=tuple(range(1, 16))),
-        Field("users_id", "integer", required=True, ref="user", create_only=True),
+        OWN_USER,
         Field("half_day", "boolean", default=False),
         Field("count_hours", "number", nullable=True, minimum=0.01, maximum=1000),
         Field("status", "integer", enum=(0, 1, 2, 3, 4), default=0),
         Field("sick_note", "boolean", default=False),
         _note("note", 512), _note("public_note", 512),
-    ), paged=False, transitions=(Transition("approved", _became("status", 1)),),
+        Field("allow_override", "ids", default=()),
+        _computed("count_days", "number", default=0),
+    ), derive=_derive_absence, paged=False,
+        transitions=(Transition("approved", _became("status", 1)),),
         order=("date_since", "date_until"), params=(
             _filter("status", "integer", many=True, enum=(0, 1, 2, 3, 4)),
             _filter("type", "integer", many=True, enum=tuple(range(1, 16))),
@@ -231,7 +376,9 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("customer", "Customer", "Kunde", "/v3/customers", (
         _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
         Field("color", "integer", nullable=True, enum=tuple(range(1, 10))),
-    ), params=_master_data(), sorts=("active", "id", "name"), max_items_per_page=5000,
+        BILL_SERVICE_ID, SERVICE_ASSIGNMENTS, TEST_DATA,
+    ), derive=_derive_customer, params=_master_data(), sorts=("active", "id", "name"),
+        max_items_per_page=5000,
         delete_params=DELETE_OPTIONS),
     ResourceType("project", "Project", "Projekt", "/v4/projects", (
         _text("name", 100, required=True),
@@ -241,7 +388,9 @@ TYPES: tuple[ResourceType, ...] = (
         Field("automatic_completion", "boolean", default=False),
         Field("budget", "budget", nullable=True, maximum=99999999),
         Field("completed", "boolean", default=False, read_only=True),
-    ), completable=True, transitions=(Transition("completed", _became("completed", True)),),
+        COMPLETED_AT, BILL_SERVICE_ID, SERVICE_ASSIGNMENTS, TEST_DATA,
+    ), derive=_derive_completion, completable=True,
+        transitions=(Transition("completed", _became("completed", True)),),
         order=("start_date", "deadline"), other_events=("budget_notification",),
         params=_master_data(_filter("completed", "boolean"),
                             _filter("customers_id", "integer", minimum=1)),
@@ -253,12 +402,15 @@ TYPES: tuple[ResourceType, ...] = (
         Field("automatic_completion", "boolean", default=False),
         Field("budget", "subproject_budget", nullable=True, maximum=99999999.99),
         Field("completed", "boolean", default=False, read_only=True),
-    ), completable=True, order=("start_date", "deadline"),
+        COMPLETED_AT, BILL_SERVICE_ID, SERVICE_ASSIGNMENTS,
+        _computed("billed", "integer"), _computed("billed_money", "number"),
+        _computed("billed_completely", "boolean"),
+    ), derive=_derive_completion, completable=True, order=("start_date", "deadline"),
         params=_master_data(_filter("completed", "boolean"),
                             _filter("projects_id", "integer", minimum=1), scope=False),
         sorts=("active", "id", "name"), max_items_per_page=5000, delete_params=DELETE_OPTIONS),
     ResourceType("service", "Service", "Leistung", "/v4/services", (
-        _text("name", 100, required=True), NUMBER, ACTIVE, _note(),
+        _text("name", 100, required=True), NUMBER, ACTIVE, _note(), BILL_SERVICE_ID,
     ), params=_master_data(), sorts=("active", "id", "name"), max_items_per_page=5000,
         delete_params=DELETE_OPTIONS),
     ResourceType("lump_sum_service", "Lump-sum service", "Pauschalleistung",
@@ -306,6 +458,7 @@ TYPES: tuple[ResourceType, ...] = (
                  "/v2/nonbusinessGroups", (
         _text("name", 100, required=True),
         Field("preset", "string", nullable=True, max_length=32, create_only=True),
+        _computed("company_default", "boolean", default=False),
     ), paged=False),
     ResourceType("work_time_change_request", "Work time change request",
                  "Arbeitszeitanpassungen und Anträge", "/v2/workTimes/changeRequests", (
@@ -313,7 +466,11 @@ TYPES: tuple[ResourceType, ...] = (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
         Field("changes", "changes", required=True),
         Field("status", "integer", enum=(1, 2), default=1),
-    ), item_key="change_request", list_key="change_requests", params=(
+        _computed("created_at", "datetime"), _computed("declined_at", "datetime"),
+        _computed("declined_by", "integer"),
+    ), item_key="change_request", list_key="change_requests", derive=_derive_change_request,
+        create_extra=(("replaced_change_request", None), ("approved_immediately", False)),
+        delete_answer=(("change_request", None),), params=(
         Param("date_since", "date", "since", ("date",)),
         Param("date_until", "date", "until", ("date",)),
         Param("status", "integer", fields=("status",), enum=(1, 2)),
@@ -329,9 +486,23 @@ TYPES: tuple[ResourceType, ...] = (
         Field("time_until", "datetime", nullable=True),
         Field("projects_id", "integer", nullable=True, ref="project"),
         Field("subprojects_id", "integer", nullable=True, ref="subproject"),
-        Field("users_id", "integer", nullable=True, ref="user"),
+        OWN_USER,
         Field("text", "string", nullable=True, max_length=10000),
-    ), item_key="entry", list_key="entries",
+        Field("hourly_rate", "number", default=0, minimum=0, maximum=99999999.99),
+        Field("lumpsum", "number", nullable=True, minimum=0, maximum=99999999.99),
+        Field("lumpsum_services_id", "integer", nullable=True, ref="lump_sum_service"),
+        Field("lumpsum_services_amount", "number", nullable=True, minimum=0,
+              maximum=99999999.99),
+        Field("duration", "integer", nullable=True, minimum=0, maximum=10**10),
+        Field("time_clocked_since", "datetime", nullable=True),
+        Field("clocked_offline", "boolean", default=False),
+        _computed("type", "integer", default=ENTRY_TIME,
+                  enum=(ENTRY_TIME, ENTRY_LUMPSUM_VALUE, ENTRY_LUMPSUM_SERVICE)),
+        _computed("clocked", "boolean", default=False),
+        _computed("texts_id", "integer"), TEST_DATA,
+        _computed("time_insert", "datetime"), _computed("time_last_change", "datetime"),
+        _computed("time_last_change_work_time", "datetime"),
+    ), item_key="entry", list_key="entries", derive=_derive_entry,
         transitions=(Transition("started", _entry_started), Transition("stopped", _entry_stopped)),
         order=("time_since", "time_until"), params=(
             Param("time_since", "datetime", "since", ("time_since", "time_until"),
@@ -513,8 +684,10 @@ def check_value(field: Field, value: Any) -> Any:
     return value
 
 
-def check_create(resource: ResourceType, body: Mapping[str, Any]) -> dict[str, Any]:
-    """All fields of a new item: given values checked, defaults filled in."""
+def check_create(resource: ResourceType, body: Mapping[str, Any],
+                 now: str | None = None) -> dict[str, Any]:
+    """All fields of a new item: given values checked, defaults and computed fields
+    filled in (``now`` is the time of the write)."""
     fields = resource.field_map
     _no_unknown(resource, body, writable=lambda f: not f.read_only)
     data: dict[str, Any] = {}
@@ -526,12 +699,21 @@ def check_create(resource: ResourceType, body: Mapping[str, Any]) -> dict[str, A
         else:
             data[field.name] = list(field.default) if isinstance(field.default, tuple) \
                 else field.default
+    return derived(resource, None, data, now)
+
+
+def derived(resource: ResourceType, old: Item | None, data: dict[str, Any],
+            now: str | None = None) -> dict[str, Any]:
+    """``data`` in order and with its computed fields (see ``ResourceType.derive``)."""
     _check_order(resource, data)
+    if resource.derive is not None:
+        data = resource.derive(old, data, now or clock.now_iso())
+        _check_order(resource, data)
     return data
 
 
 def check_edit(resource: ResourceType, current: Mapping[str, Any],
-               body: Mapping[str, Any]) -> dict[str, Any]:
+               body: Mapping[str, Any], now: str | None = None) -> dict[str, Any]:
     """The item after applying a PUT body (only the fields it names change)."""
     _no_unknown(resource, body, writable=lambda f: not f.read_only and not f.create_only)
     if not body:
@@ -543,8 +725,7 @@ def check_edit(resource: ResourceType, current: Mapping[str, Any],
         if field.required and value is None:
             raise _fail(field, "must not be null", "Empty")
         data[name] = check_value(field, value)
-    _check_order(resource, data)
-    return data
+    return derived(resource, current, data, now)
 
 
 def _no_unknown(resource: ResourceType, body: Mapping[str, Any],

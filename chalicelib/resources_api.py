@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib import inputs, resource_query, resource_store, settings
+from chalicelib import inputs, resource_query, resource_store, resources, settings
 from chalicelib.auth import Caller
 from chalicelib.errors import Unprocessable
-from chalicelib.resources import ResourceType, check_create, check_edit, references
+from chalicelib.resources import (
+    OWN_USER,
+    ResourceType,
+    check_create,
+    check_edit,
+    derived,
+    references,
+)
 
 Query = Mapping[str, str] | None
 
@@ -23,15 +30,59 @@ def list_page(caller: Caller, resource: ResourceType, query: Query) -> dict[str,
     params = resource_query.list_params(resource)
     values = resource_query.read(query, params)
     items = resource_store.list_all(caller.company.company_id, resource)
-    return resource_query.page_of(resource, resource_query.apply(items, params, values),
-                                  values)
+    listed = resource_query.page_of(resource, resource_query.apply(items, params, values),
+                                    values)
+    listed[resource.list_key] = _presented(caller, resource, listed[resource.list_key])
+    return listed
+
+
+def _presented(caller: Caller, resource: ResourceType,
+               items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items with the fields Clockodo computes from other resources: a project's
+    ``count_subprojects`` and its budget's ``subprojects_budget_total``."""
+    if resource.name != "project" or not items:
+        return items
+    counts: dict[int, int] = {}
+    totals: dict[int, float] = {}
+    for sub in resource_store.list_all(caller.company.company_id,
+                                       resources.get("subproject")):
+        counts[sub["projects_id"]] = counts.get(sub["projects_id"], 0) + 1
+        amount = (sub.get("budget") or {}).get("amount") or 0
+        totals[sub["projects_id"]] = round(totals.get(sub["projects_id"], 0) + amount, 6)
+    result = []
+    for item in items:
+        shown = {**item, "count_subprojects": counts.get(item["id"], 0)}
+        if item.get("budget") is not None:
+            shown["budget"] = {**item["budget"],
+                               "subprojects_budget_total": totals.get(item["id"], 0)}
+        result.append(shown)
+    return result
+
+
+def _answer(caller: Caller, resource: ResourceType, resource_id: int,
+            data: dict[str, Any]) -> dict[str, Any]:
+    item = resource_store.item_json(resource_id, data)
+    return {resource.item_key: _presented(caller, resource, [item])[0]}
+
+
+def _own_user(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    """Clockodo's default ``users_id``: the user whose e-mail is the API user's."""
+    if body.get(OWN_USER.name) is not None:
+        return body
+    mine = [user["id"] for user in resource_store.list_all(
+        caller.company.company_id, resources.get("user")) if user["email"] == caller.api_user]
+    if not mine:
+        raise Unprocessable("users_id is required: no user of your company has the API "
+                            f"user's e-mail {caller.api_user}", path="users_id",
+                            type="Empty")
+    return {**body, OWN_USER.name: mine[0]}
 
 
 def get(caller: Caller, resource: ResourceType, resource_id: int,
         query: Query = None) -> dict[str, Any]:
     resource_query.read(query, resource.item_params)
     data, _ = resource_store.get(caller.company.company_id, resource, resource_id)
-    return {resource.item_key: resource_store.item_json(resource_id, data)}
+    return _answer(caller, resource, resource_id, data)
 
 
 def create(caller: Caller, resource: ResourceType, raw: bytes | str | None,
@@ -39,10 +90,12 @@ def create(caller: Caller, resource: ResourceType, raw: bytes | str | None,
     """Create a resource; its references must exist in the caller's company."""
     resource_query.read(query, ())
     body = _body(raw, allowed=[f.name for f in resource.fields] + ["id"])
+    if OWN_USER in resource.fields:
+        body = _own_user(caller, body)
     data = check_create(resource, body)
     resource_store.require_existing(caller.company.company_id, references(resource, data))
     resource_id = resource_store.create(caller.company.company_id, resource, data)
-    return {resource.item_key: resource_store.item_json(resource_id, data)}
+    return {**_answer(caller, resource, resource_id, data), **dict(resource.create_extra)}
 
 
 def edit(caller: Caller, resource: ResourceType, resource_id: int,
@@ -55,7 +108,7 @@ def edit(caller: Caller, resource: ResourceType, resource_id: int,
     changed_refs = [ref for ref in references(resource, data) if ref[0] in body]
     resource_store.require_existing(caller.company.company_id, changed_refs)
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
-    return {resource.item_key: resource_store.item_json(resource_id, data)}
+    return _answer(caller, resource, resource_id, data)
 
 
 def complete(caller: Caller, resource: ResourceType, resource_id: int,
@@ -69,9 +122,9 @@ def complete(caller: Caller, resource: ResourceType, resource_id: int,
                                    path="completed", type="Empty" if completed is None
                                    else "UnexpectedValue")
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
-    data = {**current, "completed": completed}
+    data = derived(resource, current, {**current, "completed": completed})
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
-    return {resource.item_key: resource_store.item_json(resource_id, data)}
+    return _answer(caller, resource, resource_id, data)
 
 
 def delete(caller: Caller, resource: ResourceType, resource_id: int,
@@ -82,4 +135,4 @@ def delete(caller: Caller, resource: ResourceType, resource_id: int,
         resource_store.get(caller.company.company_id, resource, resource_id)  # or 404
     else:
         resource_store.delete(caller.company.company_id, resource, resource_id)
-    return {"success": True}
+    return dict(resource.delete_answer)

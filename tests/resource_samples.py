@@ -34,7 +34,7 @@ def bodies(ids: dict[str, int]) -> dict[str, tuple[dict[str, Any], dict[str, Any
                  "time_until": "2026-03-02T12:00:00Z"}]},
             {"status": 2}),
         "entry": ({"customers_id": customer, "services_id": ids.get("service", 0),
-                   "billable": 1, "time_since": "2026-03-02T08:00:00Z",
+                   "users_id": user, "billable": 1, "time_since": "2026-03-02T08:00:00Z",
                    "time_until": "2026-03-02T09:00:00Z"},
                   {"text": "meeting"}),
     }

@@ -80,7 +80,8 @@ def test_page_sizes_are_clockodos_per_type(tenant: Tenant) -> None:
 
 
 def test_entries_need_a_time_range_and_filter(tenant: Tenant, ids: dict[str, int]) -> None:
-    base = {"customers_id": ids["customer"], "services_id": ids["service"], "billable": 1}
+    base = {"customers_id": ids["customer"], "services_id": ids["service"], "billable": 1,
+            "users_id": ids["user"]}
     march = create(tenant, "entry", {**base, "time_since": "2026-03-02T08:00:00Z",
                                      "time_until": "2026-03-02T09:00:00Z", "text": "Call"})
     running = create(tenant, "entry", {**base, "billable": 0,

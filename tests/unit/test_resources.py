@@ -93,7 +93,8 @@ def test_create_fills_defaults_and_needs_required_fields() -> None:
     customer = resources.get("customer")
     data = check_create(customer, {"name": "Acme"})
     assert data == {"name": "Acme", "number": None, "active": True, "billable_default": True,
-                    "note": None, "color": None}
+                    "note": None, "color": 1, "bill_service_id": None,
+                    "service_assignments": [], "test_data": False}
     assert refused(check_create, customer, {})["type"] == "Empty"
     assert refused(check_create, customer, {"name": "  "})["type"] == "Empty"
     assert refused(check_create, customer, {"name": "a", "colour": 1})["type"] == \
@@ -157,8 +158,9 @@ def _properties(document: dict[str, Any], schema: dict[str, Any]) -> tuple[set[s
     schemas = document["components"]["schemas"]
     while "$ref" in schema:
         schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
-    if "oneOf" in schema:  # entries: the first variant is a time entry
-        schema = schema["oneOf"][0]
+    if "oneOf" in schema:  # entries: time entries, lump sums; all required as time entries
+        variants = [_properties(document, v) for v in schema["oneOf"]]
+        return set().union(*(p for p, _ in variants)), variants[0][1]
     return set(schema.get("properties", {})), set(schema.get("required", []))
 
 
@@ -230,3 +232,11 @@ def test_date_times_before_the_year_1000_keep_four_digits_and_their_order() -> N
     assert stopped["time_until"] == "2026-01-01T00:00:00Z"
     assert refused(check_edit, entry, running,
                    {"time_until": "0999-12-31T22:00:00Z"})["type"] == "EndBeforeStart"
+
+
+def test_a_duration_past_the_year_9999_is_refused() -> None:
+    entry = resources.get("entry")
+    error = refused(check_create, entry, {"customers_id": 1, "services_id": 2, "billable": 1,
+                                          "users_id": 3, "time_since": "9999-12-31T00:00:00Z",
+                                          "duration": 10**10})
+    assert (error["type"], error["path"]) == ("NotBetween", "duration")
