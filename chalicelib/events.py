@@ -26,17 +26,21 @@ class Change:
     event_name: str
     occurred_at: str  # ISO 8601 UTC
     occurred_ms: int  # the same instant in milliseconds, to order delivery ids by time
+    #: the notification's ``payload`` when it is not ``{<type>: {"id": <id>}}`` (budget
+    #: notifications)
+    payload: dict[str, Any] | None = None
 
 
-def _image(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+def image(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A stream record's ``OldImage`` or ``NewImage`` as plain values, if it has one."""
     image = record.get("dynamodb", {}).get(name)
     return aws.from_attributes(image) if image else None
 
 
 def derive(record: dict[str, Any]) -> list[Change]:
     """The changes one Lambda-shaped DynamoDB stream record raises (maybe none)."""
-    old = _image(record, "OldImage")
-    new = _image(record, "NewImage")
+    old = image(record, "OldImage")
+    new = image(record, "NewImage")
     current = new or old
     if current is None or "type" not in current or "data" not in current:
         return []  # not a resource item

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from chalicelib import events, observability, settings, subscriptions
+from chalicelib import budget_usage, events, observability, settings, subscriptions
 from chalicelib.delivery import queue
 from chalicelib.events import Change
 
@@ -44,6 +44,7 @@ def message(change: Change, webhook_id: int) -> dict[str, Any]:
         "resource_id": change.resource_id,
         "occurred_at": change.occurred_at,
         "trigger": "automatic",
+        **({"payload": change.payload} if change.payload is not None else {}),
     }
 
 
@@ -60,6 +61,11 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
                           extra={"event_id": record.get("eventID")})
             unreadable.append((record, f"{type(exc).__name__}: {exc}"[:1000]))
     failed.update(_keep_unreadable(unreadable))
+    try:
+        changes += budget_usage.notifications(records)
+    except Exception:  # the stream retries the batch; usage and claims are idempotent
+        log.exception("cannot count budget usage")
+        failed.update(r["dynamodb"]["SequenceNumber"] for r in records)
     by_target: dict[tuple[int, str], list[Change]] = defaultdict(list)
     for change in changes:
         by_target[(change.company_id, change.event_name)].append(change)

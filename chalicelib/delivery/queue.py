@@ -30,6 +30,7 @@ OPTIONAL: dict[str, Any] = {
     "attempt": 1,  # the automatic attempt this message carries
     "due_at": 0,  # epoch seconds it is due (0: now)
     "request_id": None,  # a manual request's id: it is attempted once
+    "payload": None,  # the notification's payload when not {<type>: {"id"}} (budgets)
 }
 
 
@@ -52,6 +53,8 @@ def parse(body: str) -> dict[str, Any] | None:
         value = raw.get(name, default)
         message[name] = value if isinstance(value, type(default)) or default is None \
             else default
+    if not isinstance(message["payload"], dict):
+        message["payload"] = None
     if not isinstance(message["attempt"], int) or message["attempt"] < 1:
         message["attempt"] = 1
     return message

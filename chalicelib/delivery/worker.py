@@ -71,7 +71,8 @@ def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
         "subscription_id": webhook.webhook_id,
         "company_id": message["company_id"],
         "occurred_at": message["occurred_at"],
-        "payload": {message["resource_type"]: {"id": message["resource_id"]}},
+        "payload": message.get("payload") or
+        {message["resource_type"]: {"id": message["resource_id"]}},
         "event_name": message["event_name"],
         "token": webhook.token,
     })
