@@ -61,3 +61,21 @@ def test_responses_match_their_documented_schemas(tenant: Tenant, receiver: Rece
     check("POST", "/v2/webhooks", {"event_name": "nope"})
     check("DELETE", path)
     check("GET", path)
+
+
+def test_the_document_is_no_looser_than_the_api_on_tokens_and_ids(tenant: Tenant,
+                                                                    receiver: Receiver) -> None:
+    import jsonschema
+
+    schemas = openapi.document()["components"]["schemas"]
+    for name in ("WebhookCreate", "WebhookEdit"):
+        token = schemas[name]["properties"]["token"]
+        for refused in ("a\tb", "\u00a0", "x\u200by"):
+            assert not jsonschema.Draft202012Validator(token).is_valid(refused)
+            answer = tenant.call("POST", "/v2/webhooks", {
+                "event_name": "team.created", "url": receiver.url, "token": refused})
+            assert answer.status_code == 422
+    for path, item in openapi.document()["paths"].items():
+        for param in item.get("parameters", []):
+            if param["in"] == "path" and param["name"] == "id":
+                assert param["schema"]["maximum"] == 2**53 - 1, path
