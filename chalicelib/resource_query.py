@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -129,7 +130,35 @@ def _year(value: Any) -> int | None:
     return value if isinstance(value, int) else int(str(value)[:4])
 
 
-def _matches(param: Param, wanted: Any, item: Mapping[str, Any]) -> bool:
+@dataclass(frozen=True)
+class Users:
+    """What the ``team`` and ``user_active`` filters and the ``teams_name`` sort need to
+    know about the company's users and teams."""
+
+    team_members: Mapping[int | None, frozenset[int]] = field(default_factory=dict)
+    active: frozenset[int] = frozenset()
+    team_names: Mapping[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, users: Iterable[Mapping[str, Any]],
+           teams: Iterable[Mapping[str, Any]]) -> Users:
+        members: dict[int | None, set[int]] = {}
+        active = set()
+        for user in users:
+            members.setdefault(user.get("teams_id"), set()).add(user["id"])
+            if user.get("active"):
+                active.add(user["id"])
+        return cls({k: frozenset(v) for k, v in members.items()}, frozenset(active),
+                   {team["id"]: team["name"] for team in teams})
+
+
+def needs_users(params: Iterable[Param], values: Mapping[str, Any]) -> bool:
+    """Whether applying ``values`` needs the company's users and teams."""
+    return any(p.match in ("team", "user_active") and p.name in values for p in params) \
+        or any(key.lstrip("-") == "teams_name" for key in values.get("sort", []))
+
+
+def _matches(param: Param, wanted: Any, item: Mapping[str, Any], users: Users) -> bool:
     values = wanted if isinstance(wanted, list) else [wanted]
     fields = param.fields
     if param.match == "eq":
@@ -156,6 +185,11 @@ def _matches(param: Param, wanted: Any, item: Mapping[str, Any]) -> bool:
         return last is None or last >= wanted
     if param.match == "until":  # the item begins at the value or earlier
         return bool(item.get(fields[0]) is not None and item[fields[0]] <= wanted)
+    if param.match == "team":
+        return any(item.get(fields[0]) in users.team_members.get(v or None, ())
+                   for v in values)
+    if param.match == "user_active":
+        return bool((item.get(fields[0]) in users.active) == wanted)
     return True  # "none": accepted, no effect
 
 
@@ -168,13 +202,19 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def apply(items: list[dict[str, Any]], params: Iterable[Param],
-          values: Mapping[str, Any]) -> list[dict[str, Any]]:
+          values: Mapping[str, Any], users: Users | None = None) -> list[dict[str, Any]]:
     """The items the parameters select, in the order ``sort`` asks for (else by id)."""
+    users = users or Users()
     selected = [item for item in items
-                if all(_matches(p, values[p.name], item) for p in params
+                if all(_matches(p, values[p.name], item, users) for p in params
                        if p.name in values and p.match != "none")]
     for key in reversed(values.get("sort", [])):  # stable: the first key decides last
         name = key.lstrip("-")
+        if name == "teams_name":
+            selected.sort(key=lambda item: _sort_key(users.team_names.get(item["teams_id"])
+                                                     if item.get("teams_id") else None),
+                          reverse=key.startswith("-"))
+            continue
         selected.sort(key=lambda item: _sort_key(item.get(name)),
                       reverse=key.startswith("-"))
     return selected

@@ -62,7 +62,9 @@ class Param:
     value, or one of the values when ``many``), ``text`` (the value, case-insensitively,
     is part of one of ``fields``), ``year`` (a year lies between ``fields[0]`` and
     ``fields[1]``, or equals the year of ``fields[0]``), ``since``/``until`` (the item's
-    ``fields`` span reaches from/up to the value) or ``none``: accepted and checked, but it
+    ``fields`` span reaches from/up to the value), ``team`` (the user ``fields[0]`` is in
+    one of the teams, 0: in none), ``user_active`` (that user is active, or not) or
+    ``none``: accepted and checked, but it
     concerns what this service does not keep (permissions, reports), so it has no effect.
     """
 
@@ -344,7 +346,7 @@ TYPES: tuple[ResourceType, ...] = (
                        note="0: users in no team"),
                _scope("manageAbsences", "viewAbsences", "viewUserReports",
                       "viewUserReportsDetailed", "viewPresences")),
-        sorts=("active", "id", "name", "number", "role", "teams_id"),
+        sorts=("active", "id", "name", "number", "role", "teams_name"),
         item_params=(_scope("manageAbsences", "viewAbsences", "viewUserReports",
                             "viewUserReportsDetailed", "viewPresences"),),
         delete_params=DELETE_OPTIONS),
@@ -368,10 +370,10 @@ TYPES: tuple[ResourceType, ...] = (
             _filter("users_id", "integer", many=True, minimum=1),
             _filter("year", "integer", "year", "date_since", "date_until", many=True,
                     minimum=2000, maximum=2037),
-            _no_effect("filter[teams_id]", "integer", "teams are not tied to absences here",
-                       many=True, minimum=1),
-            _no_effect("filter[users_active]", "boolean",
-                       "absences of inactive users are listed too"),
+            Param("filter[teams_id]", "integer", "team", ("users_id",), many=True, minimum=1,
+                  note="absences of the users in these teams"),
+            Param("filter[users_active]", "boolean", "user_active", ("users_id",),
+                  note="absences of active (true) or inactive (false) users"),
             _scope("manageableAbsences", "viewableAbsences"))),
     ResourceType("customer", "Customer", "Kunde", "/v3/customers", (
         _text("name", 100, required=True), NUMBER, ACTIVE, BILLABLE_DEFAULT, _note(),
@@ -475,8 +477,8 @@ TYPES: tuple[ResourceType, ...] = (
         Param("date_until", "date", "until", ("date",)),
         Param("status", "integer", fields=("status",), enum=(1, 2)),
         Param("users_id", "integer", fields=("users_id",), minimum=1),
-        _no_effect("teams_id", "integer", "teams are not tied to change requests here",
-                   many=True, minimum=0),
+        Param("teams_id", "integer", "team", ("users_id",), many=True, minimum=0,
+              note="change requests of the users in these teams (0: in no team)"),
         _scope("approve")), sorts=("date", "id")),
     ResourceType("entry", "Time entry", "Zeiteintrag", "/v2/entries", (
         Field("customers_id", "integer", required=True, ref="customer"),

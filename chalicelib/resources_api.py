@@ -29,9 +29,16 @@ def list_page(caller: Caller, resource: ResourceType, query: Query) -> dict[str,
     narrowed and ordered by Clockodo's query parameters."""
     params = resource_query.list_params(resource)
     values = resource_query.read(query, params)
-    items = resource_store.list_all(caller.company.company_id, resource)
-    listed = resource_query.page_of(resource, resource_query.apply(items, params, values),
-                                    values)
+    company_id = caller.company.company_id
+    items = resource_store.list_all(company_id, resource)
+    users = None
+    if resource_query.needs_users(params, values):
+        users = resource_query.Users.of(
+            items if resource.name == "user" else
+            resource_store.list_all(company_id, resources.get("user")),
+            resource_store.list_all(company_id, resources.get("team")))
+    listed = resource_query.page_of(
+        resource, resource_query.apply(items, params, values, users), values)
     listed[resource.list_key] = _presented(caller, resource, listed[resource.list_key])
     return listed
 

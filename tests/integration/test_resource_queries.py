@@ -219,3 +219,31 @@ def test_unknown_parameters_are_400_on_the_webhook_routes_too(tenant: Tenant, me
     assert response.json_body["errors"][0] == {
         "type": "UnknownParameter", "path": "dry_run", "details": None,
         "message": response.json_body["errors"][0]["message"]}
+
+
+def test_team_and_active_user_filters_and_the_team_name_sort(tenant: Tenant,
+                                                             ids: dict[str, int]) -> None:
+    blue = create(tenant, "team", {"name": "Blue"})
+    amber = create(tenant, "team", {"name": "Amber"})
+    in_blue = create(tenant, "user", {"email": "b@example.com", "name": "Bea", "role": "worker",
+                                      "teams_id": blue})
+    create(tenant, "user", {"email": "a@example.com", "name": "Al", "role": "worker",
+                            "teams_id": amber, "active": False})
+    for user in (ids["user"], in_blue):
+        create(tenant, "absence", {"date_since": "2026-03-02", "type": 1, "users_id": user})
+        create(tenant, "work_time_change_request",
+               {**bodies(ids)["work_time_change_request"][0], "users_id": user})
+
+    def users_of(path: str, key: str = "data") -> list[int]:
+        return [item["users_id"] for item in listed(tenant, path)[key]]
+
+    assert users_of(f"/v4/absences?filter[teams_id]={blue}") == [in_blue]
+    assert users_of(f"/v4/absences?filter[teams_id]={amber}") == []
+    tenant.call("PUT", f"/v3/users/{in_blue}", {"active": False})
+    assert users_of("/v4/absences?filter[users_active]=false") == [in_blue]
+    assert users_of("/v4/absences?filter[users_active]=true") == [ids["user"]]
+    changes = "/v2/workTimes/changeRequests?teams_id="
+    assert users_of(f"{changes}0", "change_requests") == [ids["user"]]  # 0: in no team
+    assert users_of(f"{changes}{blue},{amber}", "change_requests") == [in_blue]
+    assert names(listed(tenant, "/v3/users?sort=teams_name,name")) == ["Wendy", "Al", "Bea"]
+    assert names(listed(tenant, "/v3/users?sort=-teams_name")) == ["Bea", "Al", "Wendy"]
