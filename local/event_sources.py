@@ -4,12 +4,19 @@ For every ``@app.on_dynamodb_record`` and ``@app.on_sqs_message`` handler of the
 poller reads the moto stream or queue, builds the event exactly as Lambda does, invokes the
 very handler Lambda would (``app.<name>``) and acts on the answer as Lambda does:
 
+- every invocation ends at the function's ``lambda_timeout`` (``.chalice/config.json``,
+  or ``LOCAL_LAMBDA_TIMEOUT_SECONDS``): the batch then fails as a whole, as on Lambda
+  (the handler's thread goes on, like a frozen container that may thaw later);
 - streams: records in shard order, batches of ``batch_size``; a partial batch response
-  (``batchItemFailures``) or an error makes the batch be retried from the first failed
-  record; after ``max_retries`` the batch is reported to the on-failure queue and skipped;
-- queues: batches of up to ``batch_size`` messages, several pollers at once (Lambda scales
-  out); messages not reported as failed are deleted; failed ones (or all, on an error)
-  stay in the queue and come back when their visibility timeout ends.
+  (``batchItemFailures``) makes the batch be retried from the first failed record; an
+  error bisects the batch (``BisectBatchOnFunctionError``; splitting counts no retry);
+  after ``MaximumRetryAttempts`` the record range is reported to the on-failure queue and
+  skipped, so no record stalls the shard for ever. Records moto serves but botocore
+  cannot parse are read raw, as Lambda's own poller would hand them over;
+- queues: batches of up to ``batch_size`` messages, several batches at once (up to the
+  mapping's ``ScalingConfig.MaximumConcurrency``, as Lambda's pollers scale out);
+  messages not reported as failed are deleted; failed ones (or all, on an error or a
+  timeout) stay in the queue and come back when their visibility timeout ends.
 """
 from __future__ import annotations
 
@@ -82,19 +89,49 @@ def sqs_event_record(message: dict[str, Any], queue_arn: str, region: str) -> di
 
 
 class _Poller:
-    def __init__(self, name: str, handler: Handler) -> None:
+    def __init__(self, name: str, handler: Handler, timeout: float = 60) -> None:
         self.name = name
         self.handler = handler
+        self.timeout = timeout
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.running = 0  # invocations running now
+        self.most_running = 0  # the most that ever ran at once
+        self.timeouts = 0
 
     def _invoke(self, event: dict[str, Any]) -> tuple[list[str] | None, bool]:
-        """Run the handler; (failed item ids or None for all, whether it raised)."""
+        """Run the handler, at most ``timeout`` seconds; (failed item ids or None for all,
+        whether it raised or timed out)."""
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append(("ok", self.handler(event, LambdaContext(self.name,
+                                                                         self.timeout))))
+            except Exception as exc:  # noqa: BLE001 - reported below, as Lambda does
+                outcome.append(("error", exc))
+
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
         try:
-            return _failures(self.handler(event, LambdaContext(self.name))), False
-        except Exception:
-            log.exception("%s failed", self.name)
+            thread = threading.Thread(target=run, name=f"{self.name}-invocation", daemon=True)
+            thread.start()
+            thread.join(self.timeout)
+        finally:
+            with self._lock:
+                self.running -= 1
+        if not outcome:
+            with self._lock:
+                self.timeouts += 1
+            log.error("%s: Task timed out after %.2f seconds", self.name, self.timeout)
             return None, True
+        kind, value = outcome[0]
+        if kind == "error":
+            log.error("%s failed", self.name, exc_info=value)
+            return None, True
+        return _failures(value), False
 
     def start(self, threads: int = 1) -> None:
         for index in range(threads):
@@ -131,8 +168,11 @@ class StreamPoller(_Poller):
     def __init__(self, name: str, handler: Handler, streams: Any, stream_arn: str,
                  region: str, batch_size: int = 100, max_retries: int = 10,
                  retry_delay: float = 0.2, on_failure: Callable[[dict[str, Any]], None]
-                 | None = None, batching_window: float = 0) -> None:
-        super().__init__(name, handler)
+                 | None = None, batching_window: float = 0, bisect: bool = True,
+                 timeout: float = 60) -> None:
+        super().__init__(name, handler, timeout)
+        self._bisect = bisect
+        self._limits: dict[str, int] = {}  # a shard's batch size while bisecting
         self._window = batching_window
         self._gathering: set[str] = set()
         self._streams = streams
@@ -159,8 +199,8 @@ class StreamPoller(_Poller):
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
-            response = self._streams.get_records(ShardIterator=iterator,
-                                                 Limit=self._batch_size)
+            limit = self._limits.get(shard_id, self._batch_size)
+            response = self._get_records(iterator, limit)
             records = [stream_event_record(r, self._arn, self._region)
                        for r in response.get("Records", [])]
             if not records:
@@ -175,13 +215,48 @@ class StreamPoller(_Poller):
                 return True
             self._gathering.discard(shard_id)
             busy = True
-            failed, _ = self._invoke({"Records": records})
+            failed, raised = self._invoke({"Records": records})
             if failed == []:
                 self._retries.pop(shard_id, None)
+                if limit < self._batch_size:  # past the bisected part: back to full batches
+                    self._limits[shard_id] = min(self._batch_size, limit * 2)
                 self._iterators[shard_id] = response.get("NextShardIterator")
+                continue
+            if raised and self._bisect and len(records) > 1:
+                # BisectBatchOnFunctionError: the first half again (no retry counted)
+                self._limits[shard_id] = len(records) // 2
+                self._iterators[shard_id] = self._at(shard_id,
+                                                     records[0]["dynamodb"]["SequenceNumber"])
                 continue
             self._retry_or_skip(shard_id, records, failed, response.get("NextShardIterator"))
         return busy
+
+    def _at(self, shard_id: str, sequence: str) -> str:
+        return str(self._streams.get_shard_iterator(
+            StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=sequence)["ShardIterator"])
+
+    def _get_records(self, iterator: str, limit: int) -> dict[str, Any]:
+        """GetRecords; when botocore cannot parse what moto serves (moto serializes some
+        values DynamoDB stores, such as a map with an empty key, in a shape botocore
+        rejects), the same call read raw: Lambda's poller would hand the record over."""
+        try:
+            return dict(self._streams.get_records(ShardIterator=iterator, Limit=limit))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            log.warning("%s: botocore cannot parse a GetRecords answer; reading it raw",
+                        self.name)
+        import urllib.request
+
+        request = urllib.request.Request(  # noqa: S310 - the local moto endpoint
+            self._streams.meta.endpoint_url, method="POST",
+            data=json.dumps({"ShardIterator": iterator, "Limit": limit}).encode(),
+            headers={"Content-Type": "application/x-amz-json-1.0",
+                     "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords",
+                     "Authorization": "AWS4-HMAC-SHA256 Credential=local/20200101/"
+                     f"{self._region}/dynamodb/aws4_request, SignedHeaders=host, "
+                     "Signature=local"})
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return dict(json.loads(answer.read()))
 
     def _retry_or_skip(self, shard_id: str, records: list[dict[str, Any]],
                        failed: list[str] | None, next_iterator: str | None) -> None:
@@ -203,17 +278,16 @@ class StreamPoller(_Poller):
             return
         self._retries[shard_id] = retries
         self._stop.wait(self._retry_delay)
-        self._iterators[shard_id] = self._streams.get_shard_iterator(
-            StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
-            SequenceNumber=first)["ShardIterator"]
+        self._iterators[shard_id] = self._at(shard_id, first)
 
 
 class QueuePoller(_Poller):
     """One SQS queue → one handler, with several pollers as Lambda scales out."""
 
     def __init__(self, name: str, handler: Handler, sqs: Any, queue_url: str,
-                 region: str, batch_size: int = 10, wait_seconds: int = 1) -> None:
-        super().__init__(name, handler)
+                 region: str, batch_size: int = 10, wait_seconds: int = 1,
+                 timeout: float = 60) -> None:
+        super().__init__(name, handler, timeout)
         self._sqs = sqs
         self._url = queue_url
         self._region = region
@@ -242,29 +316,75 @@ class QueuePoller(_Poller):
                 for i, r in enumerate(done[start:start + 10])])
         return True
 
+    def counts(self) -> dict[str, int]:
+        """The queue's approximate counts: visible, in flight, delayed."""
+        names = {"ApproximateNumberOfMessages": "visible",
+                 "ApproximateNumberOfMessagesNotVisible": "in_flight",
+                 "ApproximateNumberOfMessagesDelayed": "delayed"}
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url, AttributeNames=list(names))["Attributes"]
+        return {short: int(attributes.get(name, 0)) for name, short in names.items()}
+
+
+def mapping_settings(function_name: str) -> dict[str, Any]:
+    """The event source mapping's settings the template gives a Chalice function (its
+    logical id is the name in CamelCase), e.g. ``ScalingConfig`` or
+    ``BisectBatchOnFunctionError``."""
+    from local.infra import _template
+
+    logical = "".join(part[:1].upper() + part[1:] for part in function_name.split("_"))
+    logical = logical.replace("Api", "API")
+    resource = _template()["Resources"].get(logical, {})
+    for event in resource.get("Properties", {}).get("Events", {}).values():
+        return dict(event.get("Properties", {}))
+    return {}
+
+
+def lambda_timeout(function_name: str, stage: str = "prod") -> float:
+    """The function's ``lambda_timeout`` (``.chalice/config.json``; Chalice's default is
+    60 s); ``LOCAL_LAMBDA_TIMEOUT_SECONDS`` replaces it for tests."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("LOCAL_LAMBDA_TIMEOUT_SECONDS"):
+        return float(os.environ["LOCAL_LAMBDA_TIMEOUT_SECONDS"])
+    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json")
+                        .read_text())
+    stage_config = config.get("stages", {}).get(stage, {})
+    function = stage_config.get("lambda_functions", {}).get(function_name, {})
+    return float(function.get("lambda_timeout", stage_config.get("lambda_timeout", 60)))
+
 
 def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             on_stream_failure: Callable[[dict[str, Any]], None] | None = None,
             queue_pollers: int = 4, batching_window: float | None = None) -> list[_Poller]:
     """A poller for every stream and queue handler the Chalice ``app`` registers; the
     handler invoked is ``module.<name>``, the object Lambda's handler string names.
-    ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds."""
+    ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds; a queue
+    gets as many concurrent batches as its mapping's MaximumConcurrency allows, at most
+    ``queue_pollers`` on this machine."""
     pollers: list[_Poller] = []
     for source in app.event_sources:
         handler = getattr(module, source.name)
         if hasattr(source, "stream_arn"):
             window = source.maximum_batching_window_in_seconds \
                 if batching_window is None else batching_window
-            poller: _Poller = StreamPoller(source.name, handler, streams, source.stream_arn,
-                                           region, batch_size=source.batch_size,
-                                           on_failure=on_stream_failure,
-                                           batching_window=window)
+            mapping = mapping_settings(source.name)
+            poller: _Poller = StreamPoller(
+                source.name, handler, streams, source.stream_arn, region,
+                batch_size=source.batch_size, on_failure=on_stream_failure,
+                batching_window=window, timeout=lambda_timeout(source.name),
+                bisect=bool(mapping.get("BisectBatchOnFunctionError", False)),
+                max_retries=int(mapping.get("MaximumRetryAttempts", 10)))
             poller.start()
         elif hasattr(source, "queue"):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
             poller = QueuePoller(source.name, handler, sqs, url, region,
-                                 batch_size=source.batch_size)
-            poller.start(queue_pollers)
+                                 batch_size=source.batch_size,
+                                 timeout=lambda_timeout(source.name))
+            maximum = mapping_settings(source.name).get("ScalingConfig", {}).get(
+                "MaximumConcurrency", queue_pollers)
+            poller.start(min(int(maximum), queue_pollers))
         else:
             continue
         pollers.append(poller)

@@ -48,6 +48,9 @@ class Receiver:
     #: answers ``(status, headers)`` to give first, in order; then ``status`` and ``headers``
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
+    #: requests being answered now, and the most that ever were at once
+    in_flight: int = 0
+    most_in_flight: int = 0
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
 
@@ -67,6 +70,9 @@ class Receiver:
                 with receiver._changed:
                     receiver.requests.append(Received("POST", self.path,
                                                       dict(self.headers.items()), body))
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight,
+                                                  receiver.in_flight)
                     receiver._changed.notify_all()
                     status, headers = receiver.script.pop(0) if receiver.script \
                         else (receiver.status, receiver.headers)
@@ -78,6 +84,8 @@ class Receiver:
                 self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()
                 self.wfile.write(receiver.body)
+                with receiver._changed:
+                    receiver.in_flight -= 1
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -179,7 +179,7 @@ def within(seconds: float, function: Callable[[], T]) -> T:
     return result[0]
 
 
-def timed_out(duration_ms: int, what: str = "a complete answer") -> Outcome:
+def timed_out(duration_ms: int, what: str = "complete answer") -> Outcome:
     """The outcome of a request its deadline ended."""
     return Outcome(None, "", duration_ms, f"timeout: no {what} within the deadline",
                    error_class="timeout")

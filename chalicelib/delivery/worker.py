@@ -17,6 +17,9 @@ on the queue delayed (at most 15 minutes a hop) and is deleted: a waiting delive
 no in-flight message. After a failed attempt the message for the next one is queued on
 the slow lane, delayed until it is due. After the last attempt the delivery is ``failed``.
 
+At most ``WEBHOOKS_ENDPOINT_CONCURRENCY`` sends are in flight to one webhook (``flow``); a
+delivery that finds them all taken waits a turn on the queue, which is no attempt.
+
 Manual attempts (redeliveries, recoveries, test events) are attempted once each (a
 request id deduplicates copies), numbered apart, and never consume or end the automatic
 schedule. Every attempt also updates the endpoint's health: 410 Gone disables the webhook
@@ -25,6 +28,7 @@ at once, and so does failing without a break for ``disable_after_seconds``.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
@@ -34,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clock, observability, settings, subscriptions
+from chalicelib.delivery import flow, outbound, queue, signing, urlguard
 from chalicelib.delivery import log as delivery_log
-from chalicelib.delivery import outbound, queue, signing, urlguard
 from chalicelib.delivery import schedule as retry
 from chalicelib.delivery.outbound import Outcome
 from chalicelib.settings import Settings
@@ -134,11 +138,29 @@ def deliver_one(message: dict[str, Any], webhook: Webhook | None, config: Settin
     """Attempt one delivery if it is this worker's to attempt now, and log it."""
     if webhook is None:
         return FINISHED  # deleted: nothing to send, nobody to tell
-    if message["trigger"] != AUTOMATIC:
-        return _manual(message, webhook, config)
     now = clock.now()
-    if message["due_at"] > now + 1:
+    automatic = message["trigger"] == AUTOMATIC
+    if automatic and message["due_at"] > now + 1:
         return _hop(message, message["due_at"] - now)  # early: wait on the queue
+    slot = None
+    if webhook.status == subscriptions.ACTIVE:
+        slot = flow.acquire(webhook.webhook_id, config.endpoint_concurrency,
+                            lease_seconds=config.delivery_timeout_seconds + 30)
+        if slot is None:  # the endpoint has all it may take: wait a turn, not an attempt
+            observability.count("EndpointBusy")
+            return _hop(message, random.uniform(1, 4))
+    try:
+        return _automatic_if_claimed(message, webhook, config, now) if automatic else \
+            _manual(message, webhook, config)
+    finally:
+        if slot is not None:
+            flow.release(slot)
+
+
+def _automatic_if_claimed(message: dict[str, Any], webhook: Webhook, config: Settings,
+                          now: float) -> Result:
+    """Claim the attempt the message carries (or the one it must carry now) and make it;
+    or say why not: done, another worker's, or not yet due."""
     token = uuid.uuid4().hex
     attempt = message["attempt"]
     for _ in range(2):

@@ -21,7 +21,7 @@ from tests.receivers import Received, Receiver
 
 SCHEDULE = "1,1"
 ATTEMPTS = 3
-DISABLE_AFTER = 4
+DISABLE_AFTER = 8  # longer than a timing-out delivery's 3 attempts (2 s each, 1 s apart)
 
 
 @pytest.fixture(scope="module")

@@ -502,3 +502,27 @@ def test_a_stream_record_the_fan_out_cannot_read_is_kept_whole_for_replay(
     assert pipeline.fan_out([json.loads(kept)["record"] | {"dynamodb": bad["dynamodb"]}]) \
         == {"batchItemFailures": []}
     assert len(pipeline.messages()) == 1  # the replay queued the delivery
+
+
+def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
+        tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_ENDPOINT_CONCURRENCY", "2")
+    settings.get.cache_clear()
+    slow = Receiver(delay=0.5).start()
+    try:
+        webhook_id = subscribe(tenant, "service.created", slow.url)
+        for name in "ABCDEF":
+            tenant.call("POST", "/v4/services", {"name": name})
+        pipeline.fan_out(pipeline.stream_records())
+        messages = pipeline.messages()
+        assert len(messages) == 6
+        # one batch, sent concurrently: two slots, the other four wait on the queue
+        assert pipeline.deliver(messages) == {"batchItemFailures": []}
+        assert (len(slow.requests), slow.most_in_flight) == (2, 2)
+        assert pipeline.count("main", "ApproximateNumberOfMessagesDelayed") == 4
+        # waiting is no attempt: the log has only the two that were sent
+        log = delivery_log.list_for(webhook_id)
+        assert sorted((d["status"], d["attempt_count"]) for d in log) == \
+            [("delivered", 1)] * 2
+    finally:
+        slow.stop()
