@@ -29,7 +29,7 @@ RESPONSE_BODY_CHARS = 2048
 
 _SUMMARY = ("delivery_id", "event_name", "resource_type", "resource_id", "occurred_at",
             "#status", "attempt_count", "manual_count", "created_at", "last_attempt_at",
-            "last_status_code", "last_error", "test_event")
+            "last_status_code", "last_error", "test_event", "payload")
 
 #: The trigger of a test event's message (``POST /v2/webhooks/{id}/test``); the others are
 #: "automatic" (a change) and "manual" (redeliver, recover).
@@ -70,6 +70,10 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
     }
+    # a payload other than {<type>: {"id"}} (budget notifications) is kept, to send again
+    payload = ", payload = :payload" if message.get("payload") else ""
+    if payload:
+        values[":payload"] = message["payload"]
     try:
         aws.dynamodb().update_item(
             TableName=aws.table_name(TABLE),
@@ -80,7 +84,7 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
                 "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
                 "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
                 "lease_token = :token, #status = :pending, attempt_count = :attempt, "
-                "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)"),
+                "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=aws.to_attributes(values),
@@ -265,6 +269,8 @@ def _json(values: dict[str, Any], with_attempts: bool) -> dict[str, Any]:
         "last_error": values.get("last_error"),
         "test": bool(values.get("test_event", False)),
     }
+    if values.get("payload"):
+        result["payload"] = values["payload"]
     if with_attempts:
         result["attempts"] = values.get("attempts", [])
     return result
@@ -303,7 +309,8 @@ def message_of(webhook_id: int, delivery: dict[str, Any], company_id: int) -> di
     return {"delivery_id": delivery["id"], "company_id": company_id, "webhook_id": webhook_id,
             "event_name": delivery["event_name"], "resource_type": delivery["resource_type"],
             "resource_id": delivery["resource_id"], "occurred_at": delivery["occurred_at"],
-            "trigger": "manual", "request_id": uuid.uuid4().hex, "v": 2}
+            "trigger": "manual", "request_id": uuid.uuid4().hex, "v": 2,
+            **({"payload": delivery["payload"]} if delivery.get("payload") else {})}
 
 
 def failed_since(webhook_id: int, since: float) -> list[dict[str, Any]]:

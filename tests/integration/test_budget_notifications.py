@@ -129,10 +129,18 @@ def test_the_notification_is_exactly_clockodos(tenant: Tenant, pipeline: Pipelin
     assert pipeline.deliver(pipeline.messages()) == {"batchItemFailures": []}
     (request,) = receiver.wait_for(1)
     body = json.loads(request.body)
-    assert body == {"subscription_id": webhook, "company_id": tenant.company_id,
-                    "occurred_at": body["occurred_at"], "event_name": EVENT, "token": "tok",
-                    "payload": {"id": ids["project"], "type": "projectBudget",
-                                "threshold": 100}}
+    expected = {"subscription_id": webhook, "company_id": tenant.company_id,
+                "occurred_at": body["occurred_at"], "event_name": EVENT, "token": "tok",
+                "payload": {"id": ids["project"], "type": "projectBudget", "threshold": 100}}
+    assert body == expected
+    # sent again from the log (redelivery, recovery): the same payload
+    delivery = request.headers["webhook-id"]
+    logged = tenant.call("GET", f"/v2/webhooks/{webhook}/deliveries/{delivery}").json_body
+    assert logged["data"]["payload"] == expected["payload"]
+    again = tenant.call("POST", f"/v2/webhooks/{webhook}/deliveries/{delivery}/redeliver")
+    assert again.status_code == 202, again.json_body
+    assert pipeline.deliver(pipeline.messages()) == {"batchItemFailures": []}
+    assert json.loads(receiver.wait_for(2)[1].body) == expected
 
 
 def test_only_plans_that_offer_it_raise_it(client: Any, pipeline: Pipeline) -> None:
