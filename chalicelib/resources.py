@@ -95,6 +95,8 @@ def _scope(*values: str) -> Param:
 
 
 ACTIVE_FILTER = _filter("active", "boolean")
+USER_SCOPE = _scope("manageAbsences", "viewAbsences", "viewUserReports",
+                    "viewUserReportsDetailed", "viewPresences")
 #: ``DELETE …/{id}`` of the types whose deletion Clockodo lets a client try first.
 DELETE_OPTIONS = (
     Param("dry_run", "boolean", "none", note="true: check the deletion and answer as it "
@@ -342,14 +344,11 @@ TYPES: tuple[ResourceType, ...] = (
         _computed("created_at", "datetime"),
     ), derive=_derive_user,
         params=(ACTIVE_FILTER, _filter("fulltext", "string", "text", "name", "email", "number"),
-               _filter("teams_id", "integer", many=True, minimum=0,
-                       note="0: users in no team"),
-               _scope("manageAbsences", "viewAbsences", "viewUserReports",
-                      "viewUserReportsDetailed", "viewPresences")),
+                _filter("teams_id", "integer", many=True, minimum=0,
+                        note="0: users in no team"),
+                USER_SCOPE),
         sorts=("active", "id", "name", "number", "role", "teams_name"),
-        item_params=(_scope("manageAbsences", "viewAbsences", "viewUserReports",
-                            "viewUserReportsDetailed", "viewPresences"),),
-        delete_params=DELETE_OPTIONS),
+        item_params=(USER_SCOPE,), delete_params=DELETE_OPTIONS),
     ResourceType("absence", "Absence", "Abwesenheiten", "/v4/absences", (
         Field("date_since", "date", required=True),
         Field("date_until", "date", nullable=True),
@@ -426,9 +425,7 @@ TYPES: tuple[ResourceType, ...] = (
         _text("name", 100, required=True),
         Field("leader", "integer", nullable=True, ref="user"),
         Field("user_ids", "ids", default=(), ref="user"),
-    ), params=(_filter("fulltext", "string", "text", "name"),
-               _scope("manageAbsences", "viewAbsences", "viewUserReports",
-                      "viewUserReportsDetailed", "viewPresences")),
+    ), params=(_filter("fulltext", "string", "text", "name"), USER_SCOPE),
         sorts=("id", "name")),
     ResourceType("holidays_quota", "Holiday quota", "Urlaubskontingent", "/v2/holidaysQuota", (
         Field("users_id", "integer", required=True, ref="user", create_only=True),
