@@ -59,9 +59,13 @@ let rendering = 0;
 export async function render({ focus = true } = {}) {
   const turn = ++rendering;
   renderHeader();
-  const main = document.getElementById("main");
+  // Each render draws into a container of its own: when a newer render (signing out,
+  // another view) replaces it, what the older one draws after its requests answer lands
+  // in a detached element and never overwrites the newer view.
+  const container = h("div", { class: "view" });
+  document.getElementById("main").replaceChildren(container);
   const [view, params] = route();
-  await view.render(main, params, { render });
+  await view.render(container, params, { render });
   if (focus && turn === rendering) document.getElementById("view-heading")?.focus();
 }
 
