@@ -10,6 +10,11 @@ and prints:
 - the AWS calls the fan-out and delivery handlers make per delivered notification
   (counted by the embedded AWS endpoint, by action and table);
 - the same with 10 % of the receivers hanging;
+- in-flight SQS messages per delivery waiting for its retry (50 failing deliveries);
+- 100 changes at once to one slow receiver: the most concurrent sends it saw;
+- a burst of BENCH_BURST_CHANGES (200) changes to one company's 10 webhooks (2,000
+  deliveries): the most concurrent sends one of its receivers saw (flow control), and
+  the latency of a second company's deliveries, one change every half second, meanwhile;
 - the import time of `app` against a bare `import boto3`.
 
 A benchmark, not a test: it asserts nothing. Its figures depend on the machine; the README
@@ -33,13 +38,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import ApiUser, activate, start_stack  # noqa: E402
+from tests.e2e.conftest import (  # noqa: E402
+    ApiUser,
+    activate,
+    aws_client,
+    new_company,
+    start_stack,
+)
 from tests.receivers import Receiver  # noqa: E402
 
 WEBHOOKS = 10
 CHANGES = int(os.environ.get("BENCH_CHANGES", "100"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 SINGLE_CHANGES = 10  # made one at a time, for the unloaded latency
+BURST_CHANGES = int(os.environ.get("BENCH_BURST_CHANGES", "200"))
+WAITING = 50  # failing deliveries waiting for their retry
 TIMEOUT = 5  # seconds a hanging receiver costs each of its deliveries
 EVENT = "customer.created"
 
@@ -147,6 +160,132 @@ def scenario(label: str, hanging_share: float) -> dict[str, Any]:
         stack.stop()
 
 
+def queue_counts(stack: Any) -> dict[str, int]:
+    """In flight and delayed messages over both delivery queues."""
+    sqs = aws_client(stack, "sqs")
+    totals = {"in_flight": 0, "delayed": 0}
+    for queue in ("deliveries", "deliveries-slow"):
+        url = sqs.get_queue_url(QueueName=f"{stack.ready['tables_prefix']}-{queue}")[
+            "QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        totals["in_flight"] += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        totals["delayed"] += int(attributes["ApproximateNumberOfMessagesDelayed"])
+    return totals
+
+
+def waiting_retries() -> dict[str, Any]:
+    """Deliveries that wait for their retry: how many in-flight messages they hold."""
+    stack = start_stack({"WEBHOOKS_RETRY_SCHEDULE": "600"})
+    failing = TimedReceiver().start()
+    try:
+        user = ApiUser(stack.api, stack.ready["api_user"], stack.ready["api_key"],
+                       stack.ready["company_id"])
+        webhook = activate(user, failing, EVENT)
+        failing.status = 500
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda i: user.call("POST", "/v3/customers", {"name": f"C{i}"}),
+                          range(WAITING)))
+        deadline = time.monotonic() + 300
+        while True:
+            log = user.call("GET", f"/v2/webhooks/{webhook['id']}/deliveries",
+                            params={"items_per_page": 500}).json()["data"]
+            if len(log) == WAITING and all(d["status"] == "pending" for d in log):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("waiting retries: the first attempts did not all fail")
+            time.sleep(0.2)
+        time.sleep(1)
+        counts = queue_counts(stack)
+        return {"scenario": "deliveries waiting for their retry", "waiting": WAITING,
+                **counts, "in_flight_per_waiting_retry": round(counts["in_flight"] / WAITING,
+                                                                3)}
+    finally:
+        failing.stop()
+        stack.stop()
+
+
+def one_receiver() -> dict[str, Any]:
+    """100 changes as fast as 4 clients can, to one slow receiver: the most concurrent
+    sends it sees (flow control: at most WEBHOOKS_ENDPOINT_CONCURRENCY, 10)."""
+    stack = start_stack()
+    receiver = TimedReceiver(delay=0.5).start()
+    try:
+        user = ApiUser(stack.api, stack.ready["api_user"], stack.ready["api_key"],
+                       stack.ready["company_id"])
+        activate(user, receiver, EVENT)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda i: user.call("POST", "/v3/customers", {"name": f"O{i}"}),
+                          range(CHANGES)))
+        deadline = time.monotonic() + 600
+        while len(receiver.arrivals()) < CHANGES:
+            if time.monotonic() > deadline:
+                raise SystemExit("one receiver: deliveries did not all arrive")
+            time.sleep(0.1)
+        return {"scenario": "one slow receiver (0.5 s), 100 changes at once",
+                "most_concurrent_sends_it_saw": receiver.most_in_flight}
+    finally:
+        receiver.stop()
+        stack.stop()
+
+
+def burst() -> dict[str, Any]:
+    """One company's burst against a second company's steady trickle."""
+    stack = start_stack({"WEBHOOKS_PLAN_LIMITS": f"enterprise={WEBHOOKS}"})
+    receivers = [TimedReceiver(delay=0.05).start() for _ in range(WEBHOOKS)]
+    quiet = TimedReceiver().start()
+    try:
+        first = ApiUser(stack.api, stack.ready["api_user"], stack.ready["api_key"],
+                        stack.ready["company_id"])
+        second = new_company(stack, "Second GmbH", "enterprise")
+        for receiver in receivers:
+            activate(first, receiver, EVENT)
+        activate(second, quiet, EVENT)
+        changed_at: dict[int, float] = {}
+        bursting = threading.Event()
+        bursting.set()
+
+        def trickle() -> None:
+            while bursting.is_set():
+                started = time.monotonic()
+                response = second.call("POST", "/v3/customers", {"name": "Quiet"})
+                changed_at[int(response.json()["data"]["id"])] = started
+                time.sleep(0.5)
+
+        trickler = threading.Thread(target=trickle, daemon=True)
+        began = time.monotonic()
+        trickler.start()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda i: first.call("POST", "/v3/customers", {"name": f"B{i}"}),
+                          range(BURST_CHANGES)))
+        deadline = time.monotonic() + 1200
+        while any(len(r.arrivals()) < BURST_CHANGES for r in receivers):
+            if time.monotonic() > deadline:
+                raise SystemExit("burst: deliveries did not all arrive")
+            time.sleep(0.1)
+        finished = time.monotonic()
+        bursting.clear()
+        trickler.join()
+        time.sleep(3)
+        latencies = [arrived - changed_at[cid] for cid, arrived in quiet.arrivals().items()
+                     if cid in changed_at]
+        return {
+            "scenario": "a burst of one company, a trickle of another",
+            "burst_deliveries": BURST_CHANGES * WEBHOOKS,
+            "burst_seconds": round(finished - began, 1),
+            "most_concurrent_sends_one_receiver_saw": max(r.most_in_flight
+                                                          for r in receivers),
+            "second_company_deliveries": len(latencies),
+            "second_company_latency_p50_ms": round(percentile(latencies, 0.5) * 1000),
+            "second_company_latency_p95_ms": round(percentile(latencies, 0.95) * 1000),
+        }
+    finally:
+        for receiver in (*receivers, quiet):
+            receiver.stop()
+        stack.stop()
+
+
 def import_times(statements: list[str], runs: int = 9) -> list[float]:
     """Median seconds a fresh interpreter spends on each statement, the runs interleaved
     so that both see the same machine."""
@@ -167,6 +306,9 @@ def main() -> None:
           f"{platform.python_version()}", flush=True)
     for label, share in (("healthy receivers", 0.0), ("10% of receivers hanging", 0.1)):
         print(json.dumps(scenario(label, share)), flush=True)
+    print(json.dumps(waiting_retries()), flush=True)
+    print(json.dumps(one_receiver()), flush=True)
+    print(json.dumps(burst()), flush=True)
     boto3_s, app_s = import_times(["import boto3", "import app"])
     print(json.dumps({"import_boto3_ms": round(boto3_s * 1000, 1),
                       "import_app_ms": round(app_s * 1000, 1),
