@@ -128,6 +128,17 @@ def error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def update_if(**kwargs: Any) -> dict[str, Any] | None:
+    """``UpdateItem`` with a ``ConditionExpression``: its response, or None when the
+    condition did not hold (which writes nothing); every other error is raised."""
+    try:
+        return dict(dynamodb().update_item(**kwargs))
+    except Exception as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return None
+
+
 def backoff_delay(attempt: int, base: float = 0.05, cap: float = 2.0,
                   rng: random.Random | None = None) -> float:
     """Seconds to wait before asking again for what DynamoDB left unprocessed (it does

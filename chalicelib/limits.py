@@ -38,24 +38,21 @@ def take(subject: str, limit: int, seconds: int, *, what: str, path: str | None 
     ``TooManyRequests`` when the window already has ``limit`` uses."""
     now = clock.now()
     number, left = window(now, seconds)
-    try:
-        aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE),
-            Key={"bucket": {"S": f"{subject}#{number}"}},
-            UpdateExpression="ADD #n :one SET expires_at = :expires",
-            ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-            ExpressionAttributeNames={"#n": "count"},
-            ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)},
-                                       ":expires": {"N": str(int(now) + left + seconds)}},
-        )
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    counted = aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key={"bucket": {"S": f"{subject}#{number}"}},
+        UpdateExpression="ADD #n :one SET expires_at = :expires",
+        ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
+        ExpressionAttributeNames={"#n": "count"},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)},
+                                   ":expires": {"N": str(int(now) + left + seconds)}},
+    )
+    if counted is None:
         error = TooManyRequests(f"{what}: at most {limit} per {_per(seconds)}; try again "
                                 f"in {left} s", path=path,
                                 details={"limit": limit, "retry_after": left, **(details or {})})
         error.headers = {"Retry-After": str(left)}
-        raise error from None
+        raise error
 
 
 def api_request(api_user: str, limit: int) -> None:

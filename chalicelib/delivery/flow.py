@@ -41,32 +41,24 @@ def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot 
     start = random.randrange(concurrency)
     for step in range(min(PROBES, concurrency)):
         key = _key(webhook_id, (start + step) % concurrency)
-        try:
-            aws.dynamodb().update_item(
-                TableName=aws.table_name(TABLE), Key={"bucket": {"S": key}},
-                UpdateExpression="SET lease_until = :until, holder = :token, "
-                                 "expires_at = :expires",
-                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-                ExpressionAttributeValues={
-                    ":until": {"N": str(now + lease_seconds)}, ":token": {"S": token},
-                    ":expires": {"N": str(int(now + lease_seconds) + 86400)},
-                    ":now": {"N": str(now)}})
-        except Exception as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            continue
-        return Slot(key, token)
+        taken = aws.update_if(
+            TableName=aws.table_name(TABLE), Key={"bucket": {"S": key}},
+            UpdateExpression="SET lease_until = :until, holder = :token, "
+                             "expires_at = :expires",
+            ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+            ExpressionAttributeValues={
+                ":until": {"N": str(now + lease_seconds)}, ":token": {"S": token},
+                ":expires": {"N": str(int(now + lease_seconds) + 86400)},
+                ":now": {"N": str(now)}})
+        if taken is not None:
+            return Slot(key, token)
     return None
 
 
 def release(slot: Slot) -> None:
     """Give the slot back (unless its lease ran out and another worker holds it now)."""
-    try:
-        aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE), Key={"bucket": {"S": slot.key}},
-            UpdateExpression="SET lease_until = :zero",
-            ConditionExpression="holder = :token",
-            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": slot.token}})
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    aws.update_if(
+        TableName=aws.table_name(TABLE), Key={"bucket": {"S": slot.key}},
+        UpdateExpression="SET lease_until = :zero",
+        ConditionExpression="holder = :token",
+        ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": slot.token}})

@@ -74,24 +74,21 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
     payload = ", payload = :payload" if message.get("payload") else ""
     if payload:
         values[":payload"] = message["payload"]
-    try:
-        aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE),
-            Key=_key(message["webhook_id"], message["delivery_id"]),
-            UpdateExpression=(
-                "SET company_id = :company, event_name = :event, resource_type = :rtype, "
-                "resource_id = :rid, occurred_at = :occurred, "
-                "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
-                "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
-                "lease_token = :token, #status = :pending, attempt_count = :attempt, "
-                "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=aws.to_attributes(values),
-        )
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    updated = aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=(
+            "SET company_id = :company, event_name = :event, resource_type = :rtype, "
+            "resource_id = :rid, occurred_at = :occurred, "
+            "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
+            "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
+            "lease_token = :token, #status = :pending, attempt_count = :attempt, "
+            "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
+        ConditionExpression=condition,
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+    )
+    if updated is None:
         return state(message) or State(FAILED, 0, 0, 0, 0)  # expired meanwhile: nothing to do
     return None
 
@@ -129,20 +126,14 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, tok
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
         values[":attempt"] = [attempt]
-    try:
-        aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE),
-            Key=_key(message["webhook_id"], message["delivery_id"]),
-            UpdateExpression=update,
-            ConditionExpression="attempt_count = :n AND lease_token = :token",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=aws.to_attributes(values),
-        )
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=update,
+        ConditionExpression="attempt_count = :n AND lease_token = :token",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+    ) is not None
 
 
 def claim_manual(message: dict[str, Any], request_id: str, *,
@@ -158,27 +149,24 @@ def claim_manual(message: dict[str, Any], request_id: str, *,
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
     }
-    try:
-        response = aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE),
-            Key=_key(message["webhook_id"], message["delivery_id"]),
-            UpdateExpression=(
-                "SET company_id = :company, event_name = :event, resource_type = :rtype, "
-                "resource_id = :rid, occurred_at = :occurred, "
-                "created_at = if_not_exists(created_at, :created), "
-                "expires_at = if_not_exists(expires_at, :expires), "
-                "test_event = if_not_exists(test_event, :test), "
-                "#status = if_not_exists(#status, :pending) "
-                "ADD manual_count :one, manual_requests :request"),
-            ConditionExpression=("attribute_not_exists(manual_requests) OR "
-                                 "NOT contains(manual_requests, :rid_text)"),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=aws.to_attributes(values),
-            ReturnValues="ALL_NEW",
-        )
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    response = aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=(
+            "SET company_id = :company, event_name = :event, resource_type = :rtype, "
+            "resource_id = :rid, occurred_at = :occurred, "
+            "created_at = if_not_exists(created_at, :created), "
+            "expires_at = if_not_exists(expires_at, :expires), "
+            "test_event = if_not_exists(test_event, :test), "
+            "#status = if_not_exists(#status, :pending) "
+            "ADD manual_count :one, manual_requests :request"),
+        ConditionExpression=("attribute_not_exists(manual_requests) OR "
+                             "NOT contains(manual_requests, :rid_text)"),
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+        ReturnValues="ALL_NEW",
+    )
+    if response is None:
         return None
     return aws.from_attributes(response["Attributes"])
 
@@ -219,27 +207,21 @@ def mark_failed(message: dict[str, Any], reason: str) -> bool:
               ":rtype": message["resource_type"], ":rid": message["resource_id"],
               ":occurred": message["occurred_at"], ":created": clock.iso(now),
               ":expires": int(now) + 30 * 86400, ":false": False}
-    try:
-        aws.dynamodb().update_item(
-            TableName=aws.table_name(TABLE),
-            Key=_key(message["webhook_id"], message["delivery_id"]),
-            UpdateExpression=(
-                "SET #status = :failed, last_error = :reason, lease_until = :zero, "
-                "company_id = :company, event_name = :event, resource_type = :rtype, "
-                "resource_id = :rid, occurred_at = :occurred, "
-                "created_at = if_not_exists(created_at, :created), "
-                "expires_at = if_not_exists(expires_at, :expires), "
-                "test_event = if_not_exists(test_event, :false), "
-                "attempt_count = if_not_exists(attempt_count, :zero)"),
-            ConditionExpression="attribute_not_exists(delivery_id) OR #status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=aws.to_attributes(values),
-        )
-    except Exception as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=(
+            "SET #status = :failed, last_error = :reason, lease_until = :zero, "
+            "company_id = :company, event_name = :event, resource_type = :rtype, "
+            "resource_id = :rid, occurred_at = :occurred, "
+            "created_at = if_not_exists(created_at, :created), "
+            "expires_at = if_not_exists(expires_at, :expires), "
+            "test_event = if_not_exists(test_event, :false), "
+            "attempt_count = if_not_exists(attempt_count, :zero)"),
+        ConditionExpression="attribute_not_exists(delivery_id) OR #status = :pending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+    ) is not None
 
 
 def attempt_entry(number: int, trigger: str, requested_at: float, duration_ms: int,
