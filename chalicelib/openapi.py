@@ -162,8 +162,12 @@ def _schemas(resource: ResourceType) -> dict[str, Any]:
                           "properties": {f.name: field_schema(f) for f in resource.fields
                                          if not f.read_only}},
         f"{name}Edit": {"type": "object", "additionalProperties": False, "minProperties": 1,
-                        "properties": {f.name: field_schema(f) for f in resource.fields
-                                       if not f.read_only and not f.create_only}},
+                        "properties": {
+                            "id": {"type": "integer", "description":
+                                   "the item's own id, as clients send the item back; "
+                                   "another id is refused (422 ForbiddenValue)"},
+                            **{f.name: field_schema(f) for f in resource.fields
+                               if not f.read_only and not f.create_only}}},
     }
 
 

@@ -109,13 +109,26 @@ def edit(caller: Caller, resource: ResourceType, resource_id: int,
          raw: bytes | str | None, query: Query = None) -> dict[str, Any]:
     """Change the fields the body names (PUT in Clockodo changes only what it is sent)."""
     resource_query.read(query, ())
-    body = _body(raw, allowed=[f.name for f in resource.fields] + ["id"])
+    body = _without_own_id(_body(raw, allowed=[f.name for f in resource.fields] + ["id"]),
+                           resource_id)
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
     data = check_edit(resource, current, body)
     changed_refs = [ref for ref in references(resource, data) if ref[0] in body]
     resource_store.require_existing(caller.company.company_id, changed_refs)
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
     return _answer(caller, resource, resource_id, data)
+
+
+def _without_own_id(body: dict[str, Any], resource_id: int) -> dict[str, Any]:
+    """Clients send the item they read back, its own ``id`` included, as Clockodo accepts:
+    that id is dropped; another one is refused (an id cannot be changed)."""
+    if "id" not in body:
+        return body
+    sent = body["id"]
+    if isinstance(sent, bool) or sent != resource_id:
+        raise Unprocessable(f"id {str(sent)[:40]} is not the id of this item ({resource_id}); "
+                            "an id cannot be changed", path="id", type="ForbiddenValue")
+    return {name: value for name, value in body.items() if name != "id"}
 
 
 def complete(caller: Caller, resource: ResourceType, resource_id: int,

@@ -175,3 +175,22 @@ def test_budgets_dynamodb_cannot_store_are_refused_and_change_nothing(
     assert tenant.call("GET", path).json_body == before
     assert tenant.call("GET", "/v4/projects").json_body["paging"]["count_items"] == 1
     assert tenant.call("GET", "/v3/subprojects").json_body["paging"]["count_items"] == 0
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_an_edit_may_carry_the_items_own_id_but_no_other(tenant: Tenant, ids: dict[str, int],
+                                                         type_name: str) -> None:
+    """Client libraries send the item back with its id, as Clockodo accepts."""
+    resource = resources.get(type_name)
+    create_body, edit_body = bodies(ids)[type_name]
+    item = checked(tenant, "POST", resource.path, create_body).json_body[resource.item_key]
+    path = f"{resource.path}/{item['id']}"
+    edited = checked(tenant, "PUT", path, {**edit_body, "id": item["id"]})
+    assert edited.status_code == 200
+    assert all(edited.json_body[resource.item_key][k] == v for k, v in edit_body.items())
+    for other in (item["id"] + 1, str(item["id"]), True):
+        refused = tenant.call("PUT", path, {**edit_body, "id": other})
+        assert refused.status_code == 422, other
+        (error,) = refused.json_body["errors"]
+        assert (error["type"], error["path"]) == ("ForbiddenValue", "id")
+    assert checked(tenant, "GET", path).json_body[resource.item_key]["id"] == item["id"]
