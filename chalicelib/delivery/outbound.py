@@ -134,27 +134,20 @@ def _connection_classes() -> tuple[type[Any], type[Any]]:
     (urllib3 is imported on first use, not at cold start)."""
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
-    class WatchedHTTP(HTTPConnection):
-        def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.watchdog = watchdog
+    def watched(base: type[HTTPConnection]) -> type[Any]:
+        class Watched(base):  # type: ignore[misc,valid-type]
+            def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.watchdog = watchdog
 
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            self.watchdog.attach(sock)
-            return sock
+            def _new_conn(self) -> socket.socket:
+                sock: socket.socket = super()._new_conn()
+                self.watchdog.attach(sock)
+                return sock
 
-    class WatchedHTTPS(HTTPSConnection):
-        def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.watchdog = watchdog
+        return Watched
 
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            self.watchdog.attach(sock)
-            return sock
-
-    return WatchedHTTP, WatchedHTTPS
+    return watched(HTTPConnection), watched(HTTPSConnection)
 
 
 def within(seconds: float, function: Callable[[], T]) -> T:
