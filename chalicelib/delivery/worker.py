@@ -225,22 +225,34 @@ def _automatic(message: dict[str, Any], attempt: int, token: str, webhook: Webho
 
 
 def _manual(message: dict[str, Any], webhook: Webhook, config: Settings) -> Result:
-    """One manual attempt (redelivery, recovery, test event), once per request."""
-    state = delivery_log.claim_manual(message, str(message["request_id"]),
-                                      retention_days=config.delivery_log_retention_days)
-    if state is None:
-        return FINISHED  # a copy of a request already attempted
+    """One manual attempt (redelivery, recovery, test event), once per request: claimed
+    and recorded as an automatic attempt is, so a worker that dies in between leaves a
+    lease that runs out, and the request's message, back on the queue, makes it then."""
+    token = uuid.uuid4().hex
+    request_id = str(message["request_id"])
+    claim = delivery_log.claim_manual(message, request_id,
+                                      lease_seconds=config.delivery_timeout_seconds + 30,
+                                      retention_days=config.delivery_log_retention_days,
+                                      token=token)
+    if claim is None:
+        wait = delivery_log.manual_wait(message, request_id)
+        if wait is None:
+            return FINISHED  # a copy of a request already attempted
+        return _hop(message, wait + 1)  # another manual attempt of it is being made
     started = clock.now()
     active = webhook.status == subscriptions.ACTIVE
     outcome = _send(message, webhook, config) if active else _inactive(webhook)
-    number = int(state.get("manual_count", 1))
-    automatic = int(state.get("attempt_count", 0)) > 0
-    delivery_log.record_manual(message, delivery_log.attempt_entry(
-        number, message["trigger"], started, outcome.duration_ms, outcome.status_code,
-        outcome.error, outcome.body), outcome.succeeded, automatic)
+    if not delivery_log.record_manual(message, delivery_log.attempt_entry(
+            claim.number, message["trigger"], started, outcome.duration_ms,
+            outcome.status_code, outcome.error, outcome.body), outcome.succeeded,
+            claim.scheduled, request_id=request_id, token=token):
+        log.warning("stale attempt: another worker took the delivery over, this result is "
+                    "not recorded", extra={**_ids(message), "attempt": claim.number})
+        observability.count("StaleAttempts")
+        return FINISHED
     status = delivery_log.DELIVERED if outcome.succeeded else \
-        str(state.get("status")) if automatic else delivery_log.FAILED
-    _observe(message, number, outcome, status, None)
+        claim.status if claim.scheduled else delivery_log.FAILED
+    _observe(message, claim.number, outcome, status, None)
     if active:
         _note_health(webhook, outcome, started, config)
     return FINISHED

@@ -11,8 +11,9 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from chalicelib import aws, settings, subscriptions
+from chalicelib import aws, clock, settings, subscriptions
 from chalicelib.delivery import log as delivery_log
+from chalicelib.delivery import worker
 from local.event_sources import sqs_event_record, stream_event_record
 from local.infra import LocalInfrastructure
 from tests.integration.conftest import Tenant
@@ -445,6 +446,39 @@ def test_a_manual_redelivery_during_a_wait_neither_ends_nor_uses_the_schedule(
         assert len(failing.requests) == 3
     finally:
         failing.stop()
+
+
+def test_a_manual_attempt_whose_worker_died_is_made_when_its_message_comes_back(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
+    path = f"/v2/webhooks/{webhook_id}/deliveries/{entry['id']}/redeliver"
+    assert tenant.call("POST", path).status_code == 202
+    (manual,) = pipeline.messages()
+    # the worker dies after claiming the manual attempt, before sending and recording it
+    send = worker._send
+    monkeypatch.setattr(worker, "_send", lambda *args: (_ for _ in ()).throw(
+        RuntimeError("the container died")))
+    assert pipeline.deliver([manual]) == {"batchItemFailures": [
+        {"itemIdentifier": manual["messageId"]}]}
+    monkeypatch.setattr(worker, "_send", send)
+    # its message comes back while the dead worker's lease lasts: it waits on the queue
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    assert pipeline.count("main", "ApproximateNumberOfMessagesDelayed") == 1
+    assert len(receiver.requests) == 1
+    # once the lease (the deadline + 30 s) has run out, the message makes the attempt
+    now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: now() + settings.get().delivery_timeout_seconds
+                        + 35)
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    assert receiver.wait_for(2)[1].headers["webhook-id"] == entry["id"]
+    logged = delivery_log.get(webhook_id, entry["id"])
+    assert [(a["trigger"], a["attempt"], a["status_code"]) for a in logged["attempts"]] == \
+        [("automatic", 1, 200), ("manual", 1, 200)]
+    # a copy of the message now finds the request made: nothing is sent again
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    time.sleep(0.2)
+    assert len(receiver.requests) == 2
 
 
 def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
