@@ -237,6 +237,51 @@ def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: b
     ) is not None
 
 
+def fail_manual(message: dict[str, Any], reason: str) -> bool:
+    """Record a manual request that can no longer be attempted (its message went to the
+    dead-letter queue) as a failed manual attempt with the reason, unless its attempt was
+    recorded; a delivery without an automatic schedule (a test event) becomes ``failed``,
+    one with a schedule keeps its status. The entry is created if it was never claimed.
+    False when the request had been recorded."""
+    request_id = str(message["request_id"])
+    item = aws.dynamodb().get_item(
+        TableName=aws.table_name(TABLE), ConsistentRead=True,
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        ProjectionExpression="attempt_count, manual_count, manual_requests").get("Item")
+    known = aws.from_attributes(item or {})
+    if request_id in known.get("manual_requests", []):
+        return False
+    now = clock.now()
+    number = int(known.get("manual_count", 0)) + 1
+    scheduled = int(known.get("attempt_count", 0)) > 0
+    entry = attempt_entry(number, message["trigger"], now, 0, None, reason[:500], "")
+    values: dict[str, Any] = {
+        ":reason": reason[:500], ":one": 1, ":request": {request_id}, ":rid": request_id,
+        ":failed": FAILED, ":company": message["company_id"], ":event": message["event_name"],
+        ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
+        ":occurred": message["occurred_at"], ":created": clock.iso(now),
+        ":expires": int(now) + 30 * 86400, ":test": message["trigger"] == TEST}
+    update = ("SET last_error = :reason, company_id = :company, event_name = :event, "
+              "resource_type = :rtype, resource_id = :rid_number, occurred_at = :occurred, "
+              "created_at = if_not_exists(created_at, :created), "
+              "expires_at = if_not_exists(expires_at, :expires), "
+              "test_event = if_not_exists(test_event, :test), "
+              + ("#status = if_not_exists(#status, :failed)" if scheduled
+                 else "#status = :failed"))
+    if number <= MAX_KEPT_ATTEMPTS:
+        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
+        values[":empty"] = []
+        values[":attempt"] = [entry]
+    return aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=update + " ADD manual_count :one, manual_requests :request",
+        ConditionExpression=_NOT_RECORDED,
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+    ) is not None
+
+
 def mark_failed(message: dict[str, Any], reason: str) -> bool:
     """Mark a delivery that can no longer be attempted ``failed`` with the reason, unless
     it already ended (an entry is created if it was never attempted, so that ``recover``

@@ -481,6 +481,35 @@ def test_a_manual_attempt_whose_worker_died_is_made_when_its_message_comes_back(
     assert len(receiver.requests) == 2
 
 
+def test_dead_lettered_manual_requests_end_as_failed_attempts_in_the_log(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
+    assert tenant.call("POST", f"/v2/webhooks/{webhook_id}/test").status_code == 202
+    path = f"/v2/webhooks/{webhook_id}/deliveries/{entry['id']}/redeliver"
+    assert tenant.call("POST", path).status_code == 202
+    messages = pipeline.messages()
+    assert len(messages) == 2
+    # both messages failed 20 receives (their workers crashed each time)
+    dead = [{**m, "attributes": {"ApproximateReceiveCount": "20"}} for m in messages]
+    for _ in range(2):  # a copy of a dead letter marks nothing twice
+        assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+            {"batchItemFailures": []}
+    (test,) = [d for d in delivery_log.list_for(webhook_id) if d["test"]]
+    test = delivery_log.get(webhook_id, test["id"])
+    assert test["status"] == "failed"  # a test event has no schedule: it failed
+    assert "dead-letter queue" in test["last_error"]
+    assert [(a["trigger"], a["status_code"]) for a in test["attempts"]] == [("test", None)]
+    redelivered = delivery_log.get(webhook_id, entry["id"])
+    assert redelivered["status"] == "delivered"  # its own status stands
+    assert [(a["trigger"], a["attempt"], a["status_code"])
+            for a in redelivered["attempts"]] == [("automatic", 1, 200), ("manual", 1, None)]
+    assert "20 receives" in redelivered["attempts"][-1]["error"]
+    # should a copy of either message still come, it sends nothing
+    assert pipeline.deliver(messages) == {"batchItemFailures": []}
+    time.sleep(0.2)
+    assert len(receiver.requests) == 1
+
+
 def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
     url = pipeline.infra.queues[logical]
     bodies = []
