@@ -165,10 +165,10 @@ def scenario(label: str, hanging_share: float) -> dict[str, Any]:
 
 
 def queue_counts(stack: Any) -> dict[str, int]:
-    """In flight and delayed messages over both delivery queues."""
+    """In flight and delayed messages over the delivery queues."""
     sqs = aws_client(stack, "sqs")
     totals = {"in_flight": 0, "delayed": 0}
-    for queue in ("deliveries", "deliveries-slow"):
+    for queue in ("deliveries", "deliveries-bursts", "deliveries-slow"):
         url = sqs.get_queue_url(QueueName=f"{stack.ready['tables_prefix']}-{queue}")[
             "QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[

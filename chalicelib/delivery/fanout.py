@@ -2,7 +2,8 @@
 
 Runs on batches of DynamoDB stream records. For each (company, event) in the batch it asks
 the sparse index once for the active webhooks, and puts one message per (change, webhook)
-on the delivery queue, ten per call. It never calls a receiver.
+on the delivery queue, ten per call; a company's deliveries beyond its share of the main
+queue go to the burst lane (``fairness``). It never calls a receiver.
 
 Delivery ids are derived from the stream record and the webhook, so a retried batch puts
 the same ids on the queue again and the delivery worker sends each one once. A record
@@ -18,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from chalicelib import budget_usage, events, observability, settings, subscriptions
-from chalicelib.delivery import queue
+from chalicelib.delivery import fairness, queue
 from chalicelib.events import Change
 
 log = observability.logger
@@ -82,7 +83,7 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
         outgoing += [(change, message(change, webhook_id))
                      for change in group for webhook_id in webhook_ids]
 
-    refused = queue.send([m for _, m in outgoing])
+    refused = fairness.send([m for _, m in outgoing])
     failed.update(outgoing[index][0].sequence_number for index in refused)
     queued = len(outgoing) - len(refused)
     # the lag: how old the oldest change of the batch is when its deliveries are queued

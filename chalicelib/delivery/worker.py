@@ -48,6 +48,9 @@ from chalicelib.subscriptions import Webhook
 log = observability.logger
 
 AUTOMATIC = "automatic"
+#: The delivery queues a worker reads: the main one, the burst lane (a company's
+#: deliveries beyond its share of the main one) and the slow lane (failing endpoints).
+MAIN, BURSTS, SLOW = "main", "bursts", "slow"
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,17 @@ def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
     })
 
 
-def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[str, Any]:
-    """Send a batch of queued deliveries; report the messages to offer again.
+def deliver(records: list[dict[str, Any]], *, lane: str = MAIN) -> dict[str, Any]:
+    """Send a batch of queued deliveries from ``lane``; report the messages to offer again.
 
-    On the main queue, deliveries to an endpoint whose last attempt failed are not sent
-    but moved to the slow lane (a queue of its own, with its own workers): an endpoint
-    that hangs then holds up only other failing endpoints, never the healthy ones.
+    On the main queue and the burst lane, deliveries to an endpoint whose last attempt
+    failed are not sent but moved to the slow lane (a queue of its own, with its own
+    workers): an endpoint that hangs then holds up only other failing endpoints, never the
+    healthy ones. A message that waits goes back on the queue it came from.
     """
     config = settings.get()
-    lane = config.slow_queue_name if slow_lane else config.delivery_queue_name
+    queue_name = {MAIN: config.delivery_queue_name, BURSTS: config.burst_queue_name,
+                  SLOW: config.slow_queue_name}[lane]
     work: list[tuple[dict[str, Any], dict[str, Any]]] = []
     unreadable: list[dict[str, Any]] = []
     for record in records:
@@ -105,7 +110,7 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
     if work:
         webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"])
                                            for _, m in work})
-        if not slow_lane:
+        if lane != SLOW:
             work = _move_failing_to_slow_lane(work, webhooks, config)
 
         def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
@@ -125,7 +130,7 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
         hops = [(record, result) for (record, _), result in zip(work, results, strict=True)
                 if result.message is not None]
         refused = set(queue.send([result.message for _, result in hops
-                                  if result.message is not None], lane,
+                                  if result.message is not None], queue_name,
                                  [result.wait for _, result in hops]))
         again += [record for index, (record, _) in enumerate(hops) if index in refused]
         again += [record for (record, _), result in zip(work, results, strict=True)

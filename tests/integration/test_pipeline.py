@@ -30,7 +30,8 @@ class Pipeline:
         self.client = client
         self.streams = boto3.client("dynamodbstreams", region_name=REGION)
         self.queues = {lane: infra.queues[name] for lane, name in
-                       (("main", "DeliveryQueue"), ("slow", "SlowDeliveryQueue"))}
+                       (("main", "DeliveryQueue"), ("bursts", "BurstDeliveryQueue"),
+                        ("slow", "SlowDeliveryQueue"))}
         self._iterators: dict[str, str] = {}
 
     def stream_records(self) -> list[dict[str, Any]]:
@@ -65,7 +66,8 @@ class Pipeline:
             found += [sqs_event_record(m, arn, REGION) for m in batch]
 
     def deliver(self, records: list[dict[str, Any]], lane: str = "main") -> dict[str, Any]:
-        name = "deliver_notifications" if lane == "main" else "deliver_to_failing_endpoints"
+        name = {"main": "deliver_notifications", "bursts": "deliver_bursts",
+                "slow": "deliver_to_failing_endpoints"}[lane]
         return self.invoke(name, {"Records": records})
 
     def count(self, lane: str, attribute: str) -> int:
@@ -570,6 +572,7 @@ def test_a_stream_record_the_fan_out_cannot_read_is_kept_whole_for_replay(
 def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
         tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBHOOKS_ENDPOINT_CONCURRENCY", "2")
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "100")  # all on the main queue
     settings.get.cache_clear()
     slow = Receiver(delay=0.5).start()
     try:
@@ -589,3 +592,66 @@ def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
             [("delivered", 1)] * 2
     finally:
         slow.stop()
+
+
+def test_one_companys_burst_leaves_the_main_queue_to_the_other_companies(
+        tenant: Tenant, other_tenant: Tenant, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "5")
+    settings.get.cache_clear()
+    busy, quiet = Receiver().start(), Receiver().start()
+    try:
+        for path in ("/a", "/b", "/c"):
+            subscribe(tenant, "service.created", busy.url + path, token=f"tok{path}")
+        subscribe(other_tenant, "service.created", quiet.url)
+        for index in range(20):  # the first company's burst: 60 deliveries ...
+            tenant.call("POST", "/v4/services", {"name": f"S{index}"})
+        other_tenant.call("POST", "/v4/services", {"name": "Quiet"})  # ... then one change
+        records = pipeline.stream_records()
+        assert len(records) == 21
+        assert pipeline.fan_out(records) == {"batchItemFailures": []}
+        # the main queue holds the burst's share and the other company's delivery: one
+        # batch of Lambda's poller brings that to its receiver, not the seventh
+        main = pipeline.messages()
+        assert len(main) == 6
+        assert pipeline.deliver(main) == {"batchItemFailures": []}
+        assert len(quiet.wait_for(1)) == 1
+        # the rest of the burst is on the burst lane, and is delivered from there
+        bursts = pipeline.messages(lane="bursts")
+        assert len(bursts) == 55
+        for start in range(0, len(bursts), 10):
+            assert pipeline.deliver(bursts[start:start + 10], lane="bursts") == \
+                {"batchItemFailures": []}
+        assert len(busy.wait_for(60)) == 60
+        assert len({(r.path, r.headers["webhook-id"]) for r in busy.requests}) == 60
+    finally:
+        busy.stop()
+        quiet.stop()
+
+
+def test_a_large_recovery_is_a_burst_too(tenant: Tenant, receiver: Receiver,
+                                         pipeline: Pipeline,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "1")
+    settings.get.cache_clear()
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for name in "ABC":
+        tenant.call("POST", "/v4/services", {"name": name})
+    pipeline.fan_out(pipeline.stream_records())
+    queued = pipeline.messages() + pipeline.messages(lane="bursts")
+    assert len(queued) == 3
+    dead = [{**m, "attributes": {"ApproximateReceiveCount": "20"}} for m in queued]
+    assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+        {"batchItemFailures": []}
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+    now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: now() + 2)  # a second of its own
+    response = tenant.call("POST", f"/v2/webhooks/{webhook_id}/recover", {"since": since})
+    assert response.json_body["data"]["queued"] == 3
+    # the company's share of the main queue in this second, the rest on the burst lane
+    main, bursts = pipeline.messages(), pipeline.messages(lane="bursts")
+    assert (len(main), len(bursts)) == (1, 2)
+    deliver_until_done(pipeline, main)
+    assert pipeline.deliver(bursts, lane="bursts") == {"batchItemFailures": []}
+    assert len(receiver.wait_for(3)) == 3
+    assert {d["status"] for d in delivery_log.list_for(webhook_id)} == {"delivered"}
