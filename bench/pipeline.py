@@ -63,8 +63,8 @@ EVENT = "customer.created"
 # Calls the Lambda service makes for an event source mapping, not the functions.
 EVENT_SOURCE_ACTIONS = ("GetRecords", "GetShardIterator", "DescribeStream", "ReceiveMessage",
                         "DeleteMessageBatch", "DeleteMessage", "GetQueueAttributes")
-# Tables only the API touches when a resource changes.
-API_TABLES = ("-api_keys", "-companies", "-counters", "-resources")
+# Tables (and rate-limit counters) only the API touches when a resource changes.
+API_TABLES = ("-api_keys", "-companies", "-counters", "-resources", "-rate_limits user")
 
 
 class TimedReceiver(Receiver):
