@@ -11,7 +11,7 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from chalicelib import aws, clock, settings, subscriptions
+from chalicelib import admin, aws, clock, settings, subscriptions
 from chalicelib.delivery import log as delivery_log
 from chalicelib.delivery import worker
 from local.event_sources import sqs_event_record, stream_event_record
@@ -567,6 +567,41 @@ def test_a_stream_record_the_fan_out_cannot_read_is_kept_whole_for_replay(
     assert pipeline.fan_out([json.loads(kept)["record"] | {"dynamodb": bad["dynamodb"]}]) \
         == {"batchItemFailures": []}
     assert len(pipeline.messages()) == 1  # the replay queued the delivery
+
+
+def test_a_stream_record_larger_than_a_message_is_kept_whole_in_parts(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, tmp_path: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    subscribe(tenant, "service.created", receiver.url)
+    for name in "AB":
+        tenant.call("POST", "/v4/services", {"name": name})
+    large, small = pipeline.stream_records()
+    # both images of a large item (a long list of numbers: about 240 KB each in
+    # DynamoDB, several times that as the record's JSON), and a field the fan-out cannot
+    # read; beside it, a small unreadable record
+    for image in ("NewImage", "OldImage"):
+        large["dynamodb"][image] = {**large["dynamodb"]["NewImage"],
+                                    "rates": {"L": [{"N": "7"}] * 60_000}}
+    large["dynamodb"]["NewImage"]["company_id"] = {"N": "not a number"}
+    small["dynamodb"]["NewImage"]["company_id"] = {"N": "not a number"}
+    assert len(json.dumps(large)) > 4 * 256 * 1024
+    # neither blocks the shard, nor is retried for ever: both are kept
+    assert pipeline.fan_out([large, small]) == {"batchItemFailures": []}
+    # the operator's view of the failure queue: both records, whole again
+    event = tmp_path / "event.json"
+    capsys.readouterr()
+    assert admin.main(["kept-changes", "--event", str(event)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows == [{"kept_record": r["eventID"],
+                     "sequence_number": r["dynamodb"]["SequenceNumber"]}
+                    for r in (large, small)]
+    replay = json.loads(event.read_text())
+    assert replay["Records"] == [large, small]
+    # once the cause is fixed, the replayed records are fanned out
+    for kept in replay["Records"]:
+        kept["dynamodb"]["NewImage"]["company_id"] = {"N": str(tenant.company_id)}
+    assert pipeline.fan_out(replay["Records"]) == {"batchItemFailures": []}
+    assert len(pipeline.messages()) == 2
 
 
 def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
