@@ -217,8 +217,9 @@ def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
         failing.stop()
 
 
+@pytest.mark.parametrize("lane", ["main", "bursts"])
 def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
-        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
     broken = Receiver(status=500).start()
     try:
         failing = subscribe(tenant, "service.created", broken.url, "f")
@@ -226,13 +227,13 @@ def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
         tenant.call("POST", "/v4/services", {"name": "A"})
         pipeline.fan_out(pipeline.stream_records())
         first = pipeline.messages()
-        pipeline.deliver(first)  # both tried; the broken one fails once
+        pipeline.deliver(first, lane=lane)  # both tried; the broken one fails once
         tenant.call("POST", "/v4/services", {"name": "B"})
         pipeline.fan_out(pipeline.stream_records())
         second = pipeline.messages()
         assert len(second) == 2
-        assert pipeline.deliver(second) == {"batchItemFailures": []}
-        assert len(receiver.requests) == 2  # the healthy endpoint got it in the main lane
+        assert pipeline.deliver(second, lane=lane) == {"batchItemFailures": []}
+        assert len(receiver.requests) == 2  # the healthy endpoint got it in its lane
         assert len(broken.requests) == 1  # the failing one's delivery waits in the slow lane
         (moved,) = pipeline.messages(lane="slow")  # (the first one's retry is delayed)
         assert json.loads(moved["body"])["webhook_id"] == failing
@@ -297,11 +298,11 @@ def test_duplicate_messages_in_one_batch_send_once(tenant: Tenant, receiver: Rec
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("lane", ["main", "slow"])
+@pytest.mark.parametrize("lane", ["main", "bursts", "slow"])
 def test_a_copy_that_arrives_while_another_worker_sends_waits_on_the_queue(
         tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
-    """Both workers read the log to tell "being sent" from "done" (the IAM test needs the
-    calls of this branch from both functions)."""
+    """Every lane's worker reads the log to tell "being sent" from "done" (the IAM test
+    needs the calls of this branch from each function)."""
     subscribe(tenant, "service.created", receiver.url)
     tenant.call("POST", "/v4/services", {"name": "A"})
     pipeline.fan_out(pipeline.stream_records())
@@ -521,7 +522,7 @@ def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
     return bodies
 
 
-@pytest.mark.parametrize("lane", ["main", "slow"])
+@pytest.mark.parametrize("lane", ["main", "bursts", "slow"])
 def test_a_message_no_worker_can_read_goes_to_the_dead_letter_queue_whole(
         pipeline: Pipeline, lane: str) -> None:
     unreadable = {"messageId": "m-1", "receiptHandle": "r", "body": '{"delivery_id": 7}',
