@@ -608,7 +608,6 @@ def test_a_stream_record_larger_than_a_message_is_kept_whole_in_parts(
 def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
         tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBHOOKS_ENDPOINT_CONCURRENCY", "2")
-    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "100")  # all on the main queue
     settings.get.cache_clear()
     slow = Receiver(delay=0.5).start()
     try:
