@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import resource_query
+from chalicelib.errors import NESTED, SIMPLE
 from chalicelib.inputs import MAX_ID
 from chalicelib.resources import (
     BUDGET_INTERVALS,
@@ -27,6 +28,7 @@ from chalicelib.resources import (
     Field,
     Param,
     ResourceType,
+    error_shape,
 )
 
 PATH = Path(__file__).with_name("openapi.json")
@@ -181,7 +183,13 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 def _paths(resource: ResourceType) -> dict[str, Any]:
     name = _title(resource)
-    errors = {code: _json(_ref("Errors"), text) for code, text in (
+
+    def refusal(status: int, text: str) -> dict[str, Any]:
+        shape = error_shape(resource.path, status)
+        return _json(_ref({NESTED: "NestedErrors", SIMPLE: "SimpleErrors"}.get(
+            shape or "", "Errors")), text)
+
+    errors = {code: refusal(int(code), text) for code, text in (
         ("400", "Malformed request or missing X-Clockodo-External-Application"),
         ("401", "Missing or wrong credentials"))}
     item = _json({"type": "object", "required": [resource.item_key],
@@ -201,8 +209,8 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
     if resource.paged:
         listing["paging"] = _ref("Paging")
     params = [query_parameter(p) for p in resource_query.list_params(resource)]
-    invalid = _json(_ref("Errors"), "Invalid values, or a referenced resource is missing")
-    missing = _json(_ref("Errors"), f"No such {resource.name} in your company")
+    invalid = refusal(422, "Invalid values, or a referenced resource is missing")
+    missing = refusal(404, f"No such {resource.name} in your company")
     id_param = {"name": "id", "in": "path", "required": True,
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
     item_ops = ["get", "edit", "delete", *(["complete"] if resource.completable else [])]
@@ -230,7 +238,7 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": _ref(f"{name}Edit")}}},
                     "responses": {"200": item, **errors, "404": missing, "422": invalid,
-                                  "409": _json(_ref("Errors"), "Changed meanwhile")}},
+                                  "409": refusal(409, "Changed meanwhile")}},
             "delete": {"operationId": f"delete_{resource.name}", "tags": tag,
                        "parameters": [query_parameter(p) for p in resource.delete_params],
                        "responses": {"200": deleted, **errors, "404": missing}},

@@ -127,7 +127,8 @@ def _without_own_id(body: dict[str, Any], resource_id: int) -> dict[str, Any]:
     sent = body["id"]
     if isinstance(sent, bool) or sent != resource_id:
         raise Unprocessable(f"id {str(sent)[:40]} is not the id of this item ({resource_id}); "
-                            "an id cannot be changed", path="id", type="ForbiddenValue")
+                            "an id cannot be changed", path="id", type="ForbiddenValue",
+                            details={"allowed_values": [resource_id]})
     return {name: value for name, value in body.items() if name != "id"}
 
 
@@ -140,7 +141,8 @@ def complete(caller: Caller, resource: ResourceType, resource_id: int,
     if not isinstance(completed, bool):
         raise Unprocessable("completed is required and must be true or false",
                                    path="completed", type="Empty" if completed is None
-                                   else "UnexpectedValue")
+                                   else "UnexpectedValue", details=None if completed is None
+                                   else {"expected_values": ["true", "false"]})
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
     data = derived(resource, current, {**current, "completed": completed})
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
