@@ -22,7 +22,7 @@ from chalicelib import (
     webhooks_api,
     webui,
 )
-from chalicelib.delivery import dead_letters, fanout, worker
+from chalicelib.delivery import dead_letters, fanout, recovery, worker
 from chalicelib.inputs import documented_parameters_only, path_id
 from chalicelib.resources import ResourceType
 
@@ -102,8 +102,14 @@ def rotate_signing_secret(webhook_id: str) -> Response:
 
 @app.route("/v2/webhooks/{webhook_id}/recover", methods=["POST"])
 def recover_deliveries(webhook_id: str) -> Response:
-    return api.ok(deliveries_api.recover(api.caller(), path_id(webhook_id),
-                                         api.request().raw_body), status=202)
+    job, started = deliveries_api.recover(api.caller(), path_id(webhook_id),
+                                          api.request().raw_body)
+    return api.ok(job, status=202 if started else 200)
+
+
+@app.route("/v2/webhooks/{webhook_id}/recover/{job_id}", methods=["GET"])
+def get_recovery(webhook_id: str, job_id: str) -> Response:
+    return api.ok(deliveries_api.recovery(api.caller(), path_id(webhook_id), job_id))
 
 
 @app.route("/v2/webhooks/{webhook_id}/test", methods=["POST"])
@@ -157,6 +163,13 @@ def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
 def record_dead_letters(event: SQSEvent) -> dict[str, Any]:
     """The dead-letter queue: undeliverable messages logged, their deliveries failed."""
     return dead_letters.mark([record.to_dict() for record in event])
+
+
+@app.on_sqs_message(queue=settings.get().recovery_queue_name, batch_size=1)
+@observability.handler
+def run_recoveries(event: SQSEvent) -> dict[str, Any]:
+    """Recovery jobs, a bounded step at a time: failed deliveries queued again."""
+    return recovery.run([record.to_dict() for record in event])
 
 
 # --- the Clockodo resource API -------------------------------------------------------------

@@ -305,6 +305,25 @@ def list_for(company_id: int) -> list[Webhook]:
     return _with_health([item for page in pages for item in page.get("Items", [])])
 
 
+def page_for(company_id: int, items: int, after: int | None = None
+             ) -> tuple[list[Webhook], int | None]:
+    """Up to ``items`` of the company's webhooks with ids above ``after``, by id, and the
+    id to continue after (None at the end): one query of at most twice ``items`` items
+    (each webhook's health item sorts right after it)."""
+    kwargs: dict[str, Any] = {
+        "TableName": aws.table_name(TABLE), "Limit": 2 * items + 1, "ConsistentRead": True,
+        "KeyConditionExpression": "company_id = :c AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":c": {"N": str(company_id)},
+                                      ":prefix": {"S": "webhook#"}}}
+    if after is not None:  # after its health item, whether it has one or not
+        kwargs["ExclusiveStartKey"] = _key(company_id, _health_sk(after))
+    response = aws.dynamodb().query(**kwargs)
+    webhooks = _with_health(response.get("Items", []))
+    more = len(webhooks) > items or "LastEvaluatedKey" in response
+    webhooks = webhooks[:items]
+    return webhooks, webhooks[-1].webhook_id if more and webhooks else None
+
+
 def usage(company_id: int) -> dict[str, int]:
     """How many webhooks the company has, per webhook type."""
     response = aws.dynamodb().query(

@@ -22,6 +22,7 @@ FUNCTIONS = {  # Chalice's function name → its logical id in the template
     "deliver_notifications": "DeliverNotifications",
     "deliver_to_failing_endpoints": "DeliverToFailingEndpoints",
     "record_dead_letters": "RecordDeadLetters",
+    "run_recoveries": "RunRecoveries",
 }
 
 

@@ -101,7 +101,9 @@ def test_create_validate_verify_and_every_status_change(company: ApiUser,
     ("GET", "/v2/webhooks/999999", None, 404, "ResourceNotFound"),
     ("PUT", "/v2/webhooks/x1", {"token": "a"}, 404, "ResourceNotFound"),
     ("POST", "/v2/webhooks/abc/validate", None, 404, "ResourceNotFound"),
-    ("GET", "/v2/webhooks?page=abc", None, 400, "NotBetween"),
+    ("GET", "/v2/webhooks?items_per_page=abc", None, 400, "NotBetween"),
+    ("GET", "/v2/webhooks?cursor=abc", None, 400, "UnexpectedValue"),
+    ("GET", "/v2/webhooks?page=2", None, 400, "UnknownParameter"),
 ])
 def test_bad_input_is_a_4xx_in_the_error_format_and_changes_nothing(
         company: ApiUser, method: str, path: str, body: Any, status: int, type_: str) -> None:
