@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib import resource_query
+from chalicelib import resource_actions, resource_query
 from chalicelib.inputs import MAX_ID
 from chalicelib.resources import (
     BUDGET_INTERVALS,
@@ -236,6 +236,10 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                        "responses": {"200": deleted, **errors, "404": missing}},
         },
     }
+    if resource.name == "user":  # see api_users
+        paths[resource.path + "/{id}"]["delete"]["responses"].update({
+            "409": _json(_ref("Errors"), "Changed meanwhile (a key of the user, say)"),
+            "422": _json(_ref("Errors"), "Your own user (UserCannotDeleteThemselves)")})
     if resource.completable:
         paths[resource.path + "/{id}/complete"] = {
             "parameters": [id_param],
@@ -246,6 +250,72 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                                    "properties": {"completed": {"type": "boolean"}}}}}},
                     "responses": {"200": item, **errors, "404": missing, "422": invalid}}}
     return paths
+
+
+def _action_paths() -> dict[str, Any]:
+    """Clockodo's other routes on the 14 types (``resource_actions``)."""
+    errors = {code: _json(_ref("Errors"), text) for code, text in (
+        ("400", "Malformed request or missing X-Clockodo-External-Application"),
+        ("401", "Missing or wrong credentials"))}
+    invalid = _json(_ref("Errors"), "Invalid values")
+    id_param = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    tag = [resource_actions.CHANGE_REQUEST.label_en]
+
+    def change_request_action(operation_id: str, summary: str, flags: tuple[str, ...],
+                              answer: dict[str, Any], deprecated: bool) -> dict[str, Any]:
+        body = {"type": "object", "additionalProperties": False,
+                "properties": {flag: {"type": "boolean"} for flag in flags}}
+        return {"parameters": [id_param], "post": {
+            "operationId": operation_id, "tags": tag, "summary": summary,
+            "deprecated": deprecated,
+            "requestBody": {"required": False,
+                            "content": {"application/json": {"schema": body}}},
+            "responses": {"200": answer, **errors, "422": invalid,
+                          "404": _json(_ref("Errors"), "No such change request in your "
+                                                       "company"),
+                          "409": _json(_ref("Errors"), "Not pending (StatusIsForbidden), "
+                                                       "or changed meanwhile")}}}
+
+    approve = ("Approve a pending change request: it is applied to the work times (not "
+               "kept here) and ends, raising work_time_change_request.deleted")
+    counted = {"type": "object", "additionalProperties": False,
+               "required": ["customers_id", "active", "inactive"],
+               "properties": {"customers_id": {"type": "integer"},
+                              "active": {"type": "integer", "minimum": 0},
+                              "inactive": {"type": "integer", "minimum": 0}}}
+    return {
+        "/v4/users/me": {"get": {
+            "operationId": "get_current_user", "tags": ["User"],
+            "summary": "Your own user: the one whose e-mail is your API user",
+            "responses": {"200": _json({"type": "object", "required": ["data"],
+                                        "additionalProperties": False,
+                                        "properties": {"data": _ref("User")}}),
+                          **errors, "422": invalid}}},
+        "/v3/customers/countProjects": {"get": {
+            "operationId": "count_projects_of_customers", "tags": ["Customer"],
+            "summary": "Each customer's active and inactive projects, on one page",
+            "parameters": [query_parameter(p)
+                           for p in resource_actions.COUNT_PROJECTS_PARAMS],
+            "responses": {"200": _json({
+                "type": "object", "additionalProperties": False,
+                "required": ["paging", "data"],
+                "properties": {"paging": _ref("Paging"),
+                               "data": {"type": "array", "items": counted}}}), **errors}}},
+        "/v3/workTimes/changeRequests/{id}/approve": change_request_action(
+            "approve_work_time_change_request", approve, resource_actions.APPROVE_FIELDS,
+            _json(_ref("Success")), deprecated=False),
+        "/v2/workTimes/changeRequests/{id}/approve": change_request_action(
+            "approve_work_time_change_request_v2", approve + " (v2: answers null)", (),
+            _json({"type": "object", "required": ["change_request"],
+                   "additionalProperties": False,
+                   "properties": {"change_request": {"type": "null"}}}), deprecated=True),
+        "/v2/workTimes/changeRequests/{id}/decline": change_request_action(
+            "decline_work_time_change_request",
+            "Decline a pending change request as your user (status 2, declined_at, "
+            "declined_by): work_time_change_request.updated", (),
+            _json(_ref(_title(resource_actions.CHANGE_REQUEST))), deprecated=True),
+    }
 
 
 #: What a created webhook's id leads to (OpenAPI links: clients and stateful fuzzers follow
@@ -272,6 +342,7 @@ def document() -> dict[str, Any]:
     for resource in TYPES:
         doc["paths"].update(_paths(resource))
         doc["components"]["schemas"].update(_schemas(resource))
+    doc["paths"].update(_action_paths())
     return doc
 
 
