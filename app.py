@@ -16,6 +16,7 @@ from chalicelib import (
     deliveries_api,
     observability,
     openapi,
+    resource_actions,
     resources,
     resources_api,
     settings,
@@ -216,3 +217,41 @@ def _resource_routes(resource: ResourceType) -> None:
 
 for _resource in resources.TYPES:
     _resource_routes(_resource)
+
+
+# Clockodo's other routes on the 14 types: the current user, project counts, a change
+# request's approval and decline.
+
+@app.route("/v4/users/me", methods=["GET"])
+def get_current_user() -> Response:
+    return api.body(resource_actions.current_user(api.caller(), api.request().query_params))
+
+
+@app.route("/v3/customers/countProjects", methods=["GET"])
+def count_projects_of_customers() -> Response:
+    return api.body(resource_actions.count_projects(api.caller(),
+                                                    api.request().query_params))
+
+
+@app.route("/v3/workTimes/changeRequests/{resource_id}/approve", methods=["POST"])
+def approve_change_request(resource_id: str) -> Response:
+    request = api.request()
+    resource_actions.approve(api.caller(), path_id(resource_id), request.raw_body,
+                             request.query_params)
+    return api.body({"success": True})
+
+
+@app.route("/v2/workTimes/changeRequests/{resource_id}/approve", methods=["POST"])
+def approve_change_request_v2(resource_id: str) -> Response:
+    """Clockodo's deprecated approval: the same, answered as v2 did."""
+    request = api.request()
+    resource_actions.approve(api.caller(), path_id(resource_id), request.raw_body,
+                             request.query_params)
+    return api.body({"change_request": None})
+
+
+@app.route("/v2/workTimes/changeRequests/{resource_id}/decline", methods=["POST"])
+def decline_change_request(resource_id: str) -> Response:
+    request = api.request()
+    return api.body(resource_actions.decline(api.caller(), path_id(resource_id),
+                                             request.raw_body, request.query_params))

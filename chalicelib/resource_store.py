@@ -7,6 +7,7 @@ event.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import aws, clock, settings
@@ -96,15 +97,34 @@ def replace(company_id: int, resource: ResourceType, resource_id: int, data: dic
         raise
 
 
-def delete(company_id: int, resource: ResourceType, resource_id: int) -> None:
-    """Delete a resource, or ``NotFound``."""
+def delete(company_id: int, resource: ResourceType, resource_id: int, *,
+           version: int | None = None, also: Sequence[dict[str, Any]] = ()) -> None:
+    """Delete a resource, or ``NotFound``. With ``version``: only if nobody changed it
+    since that version was read (``Conflict`` otherwise). With ``also``: in one
+    transaction with those ``TransactWriteItems`` entries (a deleted user's API keys):
+    all of it happens, or nothing does."""
+    delete: dict[str, Any] = {"TableName": aws.table_name(TABLE),
+                              "Key": _key(company_id, resource.name, resource_id),
+                              "ConditionExpression": "attribute_exists(sk)"}
+    if version is not None:
+        delete.update(ConditionExpression="version = :v",
+                      ExpressionAttributeValues={":v": {"N": str(version)}})
     try:
-        aws.dynamodb().delete_item(TableName=aws.table_name(TABLE),
-                                   Key=_key(company_id, resource.name, resource_id),
-                                   ConditionExpression="attribute_exists(sk)")
+        if also:
+            aws.dynamodb().transact_write_items(TransactItems=[{"Delete": delete}, *also])
+        else:
+            aws.dynamodb().delete_item(**delete)
     except Exception as exc:
-        if aws.error_code(exc) == "ConditionalCheckFailedException":
+        code = aws.error_code(exc)
+        if code == "TransactionCanceledException":
+            reasons = getattr(exc, "response", {}).get("CancellationReasons") or [{}]
+            code = "ConditionalCheckFailedException" \
+                if reasons[0].get("Code") == "ConditionalCheckFailed" else "Collided"
+        if code == "ConditionalCheckFailedException" and version is None:
             raise NotFound(f"no {resource.name} {resource_id}", path="id") from None
+        if code in ("ConditionalCheckFailedException", "Collided"):
+            raise Conflict(f"the {resource.name} or what goes with it was changed meanwhile; "
+                           "read it again", type="ResourceChanged") from None
         raise
 
 

@@ -540,8 +540,9 @@ ERROR_SHAPES: dict[str, dict[int, str]] = {
 def error_shape(route: str | None, status: int) -> str | None:
     """The error shape Clockodo's document gives ``status`` on ``route`` (a template such
     as ``/v3/customers/{id}``), or None for the general one."""
+    unversioned = re.sub(r"^/v\d+", "", route or "") + "/"  # approve is v2 and v3
     for resource in TYPES:
-        if route is not None and (route + "/").startswith(resource.path + "/"):
+        if unversioned.startswith(re.sub(r"^/v\d+", "", resource.path) + "/"):
             return ERROR_SHAPES[resource.name].get(status)
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib import inputs, resource_query, resource_store, resources, settings
+from chalicelib import api_users, inputs, resource_query, resource_store, resources, settings
 from chalicelib.auth import Caller
 from chalicelib.errors import Unprocessable
 from chalicelib.resources import (
@@ -73,16 +73,10 @@ def _answer(caller: Caller, resource: ResourceType, resource_id: int,
 
 
 def _own_user(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    """Clockodo's default ``users_id``: the user whose e-mail is the API user's."""
+    """Clockodo's default ``users_id``: the API user's own user."""
     if body.get(OWN_USER.name) is not None:
         return body
-    mine = [user["id"] for user in resource_store.list_all(
-        caller.company.company_id, resources.get("user")) if user["email"] == caller.api_user]
-    if not mine:
-        raise Unprocessable("users_id is required: no user of your company has the API "
-                            f"user's e-mail {caller.api_user}", path="users_id",
-                            type="Empty")
-    return {**body, OWN_USER.name: mine[0]}
+    return {**body, OWN_USER.name: api_users.me(caller)["id"]}
 
 
 def get(caller: Caller, resource: ResourceType, resource_id: int,
@@ -100,6 +94,8 @@ def create(caller: Caller, resource: ResourceType, raw: bytes | str | None,
     if OWN_USER in resource.fields:
         body = _own_user(caller, body)
     data = check_create(resource, body)
+    if resource is api_users.USER:
+        api_users.check_write(caller.company.company_id, None, None, data)
     resource_store.require_existing(caller.company.company_id, references(resource, data))
     resource_id = resource_store.create(caller.company.company_id, resource, data)
     return {**_answer(caller, resource, resource_id, data), **dict(resource.create_extra)}
@@ -113,6 +109,8 @@ def edit(caller: Caller, resource: ResourceType, resource_id: int,
                            resource_id)
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
     data = check_edit(resource, current, body)
+    if resource is api_users.USER:
+        api_users.check_write(caller.company.company_id, resource_id, current, data)
     changed_refs = [ref for ref in references(resource, data) if ref[0] in body]
     resource_store.require_existing(caller.company.company_id, changed_refs)
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
@@ -151,10 +149,13 @@ def complete(caller: Caller, resource: ResourceType, resource_id: int,
 
 def delete(caller: Caller, resource: ResourceType, resource_id: int,
            query: Query = None) -> dict[str, Any]:
-    """Delete a resource; with ``dry_run=true`` only check that it could be deleted."""
+    """Delete a resource, a user with its API keys; with ``dry_run=true`` only check that
+    it could be deleted."""
     values = resource_query.read(query, resource.delete_params)
+    revoked = api_users.revocations(caller, resource_id) if resource is api_users.USER \
+        else []
     if values.get("dry_run"):
         resource_store.get(caller.company.company_id, resource, resource_id)  # or 404
     else:
-        resource_store.delete(caller.company.company_id, resource, resource_id)
+        resource_store.delete(caller.company.company_id, resource, resource_id, also=revoked)
     return dict(resource.delete_answer)

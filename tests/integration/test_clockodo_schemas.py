@@ -154,14 +154,32 @@ def test_computed_fields_are_computed_as_clockodo_does(tenant: Tenant) -> None:
 
 def test_absences_and_entries_default_to_the_api_users_own_user(tenant: Tenant) -> None:
     ids = create_prerequisites(lambda name, body: create(tenant, name, body))
+    me = tenant.call("GET", "/v4/users/me").json_body["data"]
+    assert (me["email"], me["role"]) == (tenant.api_user, "owner")
     base = {"customers_id": ids["customer"], "services_id": ids["service"], "billable": 1,
             "time_since": "2026-03-02T08:00:00Z"}
-    refused = tenant.call("POST", "/v2/entries", base)
-    assert (refused.status_code, refused.json_body["errors"][0]["path"]) == (422, "users_id")
-    me = create(tenant, "user", {"email": tenant.api_user, "name": "Me", "role": "owner"})
-    assert tenant.call("POST", "/v2/entries", base).json_body["entry"]["users_id"] == me
+    assert tenant.call("POST", "/v2/entries", base).json_body["entry"]["users_id"] == me["id"]
     assert tenant.call("POST", "/v4/absences", {"date_since": "2026-03-02", "type": 1}
-                       ).json_body["data"]["users_id"] == me
+                       ).json_body["data"]["users_id"] == me["id"]
+
+
+def test_the_other_routes_answer_in_clockodos_shape(tenant: Tenant) -> None:
+    """The current user, project counts, and a change request's approval and decline."""
+    clockodo()
+    ids = create_prerequisites(lambda name, body: create(tenant, name, body))
+    assert_clockodo_shape("/v4/users/me", "get", tenant.call("GET", "/v4/users/me"))
+    assert_clockodo_shape("/v3/customers/countProjects", "get", tenant.call(
+        "GET", f"/v3/customers/countProjects?customers_id={ids['customer']}"))
+    change = bodies(ids)["work_time_change_request"][0]
+
+    def change_request() -> str:
+        created = tenant.call("POST", "/v2/workTimes/changeRequests", change).json_body
+        return str(created["change_request"]["id"])
+
+    for version, action in (("v2", "decline"), ("v2", "approve"), ("v3", "approve")):
+        path = f"/{version}/workTimes/changeRequests/{{id}}/{action}"
+        response = tenant.call("POST", path.replace("{id}", change_request()), {})
+        assert_clockodo_shape(path, "post", response)
 
 
 def test_deleting_a_change_request_answers_as_clockodo_does(tenant: Tenant) -> None:

@@ -95,8 +95,10 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(aws_backend: LocalInfrastructure, client: Any) -> Pipeline:
-    return Pipeline(aws_backend, client)
+def pipeline(aws_backend: LocalInfrastructure, client: Any, tenant: Tenant) -> Pipeline:
+    found = Pipeline(aws_backend, client)
+    found.stream_records()  # the set-up's changes (the company's owner user) are not the test's
+    return found
 
 
 def deliver_until_done(pipeline: Pipeline, messages: list[dict[str, Any]]) -> None:
