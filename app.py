@@ -17,13 +17,14 @@ from chalicelib import (
     deliveries_api,
     observability,
     openapi,
+    resource_actions,
     resources,
     resources_api,
     settings,
     webhooks_api,
     webui,
 )
-from chalicelib.delivery import dead_letters, fanout, worker
+from chalicelib.delivery import dead_letters, fanout, recovery, worker
 from chalicelib.inputs import documented_parameters_only, path_id
 from chalicelib.resources import ResourceType
 
@@ -103,8 +104,14 @@ def rotate_signing_secret(webhook_id: str) -> Response:
 
 @app.route("/v2/webhooks/{webhook_id}/recover", methods=["POST"])
 def recover_deliveries(webhook_id: str) -> Response:
-    return api.ok(deliveries_api.recover(api.caller(), path_id(webhook_id),
-                                         api.request().raw_body), status=202)
+    job, started = deliveries_api.recover(api.caller(), path_id(webhook_id),
+                                          api.request().raw_body)
+    return api.ok(job, status=202 if started else 200)
+
+
+@app.route("/v2/webhooks/{webhook_id}/recover/{job_id}", methods=["GET"])
+def get_recovery(webhook_id: str, job_id: str) -> Response:
+    return api.ok(deliveries_api.recovery(api.caller(), path_id(webhook_id), job_id))
 
 
 @app.route("/v2/webhooks/{webhook_id}/test", methods=["POST"])
@@ -167,6 +174,13 @@ def record_dead_letters(event: SQSEvent) -> dict[str, Any]:
     return dead_letters.mark([record.to_dict() for record in event])
 
 
+@app.on_sqs_message(queue=settings.get().recovery_queue_name, batch_size=1)
+@observability.handler
+def run_recoveries(event: SQSEvent) -> dict[str, Any]:
+    """Recovery jobs, a bounded step at a time: failed deliveries queued again."""
+    return recovery.run([record.to_dict() for record in event])
+
+
 # --- the Clockodo resource API -------------------------------------------------------------
 
 def _resource_routes(resource: ResourceType) -> None:
@@ -211,3 +225,41 @@ def _resource_routes(resource: ResourceType) -> None:
 
 for _resource in resources.TYPES:
     _resource_routes(_resource)
+
+
+# Clockodo's other routes on the 14 types: the current user, project counts, a change
+# request's approval and decline.
+
+@app.route("/v4/users/me", methods=["GET"])
+def get_current_user() -> Response:
+    return api.body(resource_actions.current_user(api.caller(), api.request().query_params))
+
+
+@app.route("/v3/customers/countProjects", methods=["GET"])
+def count_projects_of_customers() -> Response:
+    return api.body(resource_actions.count_projects(api.caller(),
+                                                    api.request().query_params))
+
+
+@app.route("/v3/workTimes/changeRequests/{resource_id}/approve", methods=["POST"])
+def approve_change_request(resource_id: str) -> Response:
+    request = api.request()
+    resource_actions.approve(api.caller(), path_id(resource_id), request.raw_body,
+                             request.query_params)
+    return api.body({"success": True})
+
+
+@app.route("/v2/workTimes/changeRequests/{resource_id}/approve", methods=["POST"])
+def approve_change_request_v2(resource_id: str) -> Response:
+    """Clockodo's deprecated approval: the same, answered as v2 did."""
+    request = api.request()
+    resource_actions.approve(api.caller(), path_id(resource_id), request.raw_body,
+                             request.query_params)
+    return api.body({"change_request": None})
+
+
+@app.route("/v2/workTimes/changeRequests/{resource_id}/decline", methods=["POST"])
+def decline_change_request(resource_id: str) -> Response:
+    request = api.request()
+    return api.body(resource_actions.decline(api.caller(), path_id(resource_id),
+                                             request.raw_body, request.query_params))

@@ -1,14 +1,19 @@
 """The operator CLI: companies, plans and API keys.
 
     python -m chalicelib.admin create-company --name NAME --plan PLAN [--email EMAIL]
+                                              [--user-name NAME]
     python -m chalicelib.admin list-companies
     python -m chalicelib.admin set-plan --company-id ID --plan PLAN
     python -m chalicelib.admin issue-key --company-id ID --email EMAIL
+                                         [--role owner|worker] [--user-name NAME]
     python -m chalicelib.admin list-keys --email EMAIL
     python -m chalicelib.admin revoke-key --email EMAIL --key-id KEY_ID
     python -m chalicelib.admin kept-changes [--event FILE]
 
-Every command prints JSON lines. With ``MOTO_PORT`` set it talks to the local stack that
+An API user is a user of its company (``api_users``): create-company makes the owner's
+user (role ``owner``) with the first key, and issue-key makes the user of an e-mail that
+has none (role ``worker`` unless ``--role`` says otherwise). Every command prints JSON
+lines. With ``MOTO_PORT`` set it talks to the local stack that
 ``make run`` started; otherwise to AWS through boto3's usual configuration, using the
 table prefix of ``--stage`` (default ``prod``) from ``.chalice/config.json``.
 """
@@ -22,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib import auth, companies, errors
+from chalicelib import api_users, auth, companies, errors
 
 CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
 LOCAL_REGION = "eu-central-1"
@@ -48,13 +53,27 @@ def use_local_stack(endpoint: str, environ: Any = os.environ) -> None:
     environ.pop("AWS_SESSION_TOKEN", None)
 
 
-def create_company(name: str, plan: str, email: str | None = None) -> dict[str, Any]:
-    """Create a company and its first API key; the key is in the result, and nowhere else."""
+def create_company(name: str, plan: str, email: str | None = None,
+                   user_name: str | None = None) -> dict[str, Any]:
+    """Create a company, its owner's user and the owner's first API key; the key is in
+    the result, and nowhere else."""
+    if email is not None:  # refused before anything is made
+        api_users.new_user(email, api_users.OWNER, user_name)
     company = companies.create(name, plan)
-    issued = auth.issue_key(company.company_id,
-                            email or f"api@company-{company.company_id}.invalid")
+    issued, users_id = api_users.issue_key(
+        company.company_id, email or f"api@company-{company.company_id}.invalid",
+        api_users.OWNER, user_name)
     return {"company_id": company.company_id, "name": company.name, "plan": company.plan,
-            "api_user": issued.api_user, "api_key": issued.api_key, "key_id": issued.key_id}
+            "api_user": issued.api_user, "api_key": issued.api_key, "key_id": issued.key_id,
+            "users_id": users_id}
+
+
+def issue_key(company_id: int, email: str, role: str = api_users.WORKER,
+              user_name: str | None = None) -> dict[str, Any]:
+    """A new API key for ``email``, whose user is created if the company has none."""
+    issued, users_id = api_users.issue_key(company_id, email, role, user_name)
+    return {"company_id": issued.company_id, "api_user": issued.api_user,
+            "api_key": issued.api_key, "key_id": issued.key_id, "users_id": users_id}
 
 
 def kept_changes(event_file: str | None = None,
@@ -92,17 +111,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stage", default="prod",
                         help="stage whose tables to use when MOTO_PORT is unset")
     commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create-company", help="create a company and an API key")
+    create = commands.add_parser("create-company",
+                                 help="create a company, its owner's user and an API key")
     create.add_argument("--name", required=True)
     create.add_argument("--plan", required=True)
     create.add_argument("--email", help="the API user (default: a placeholder address)")
+    create.add_argument("--user-name", help="the owner's name (default: the e-mail's local "
+                                            "part)")
     commands.add_parser("list-companies", help="list every company")
     plan = commands.add_parser("set-plan", help="move a company to another plan")
     plan.add_argument("--company-id", type=int, required=True)
     plan.add_argument("--plan", required=True)
-    issue = commands.add_parser("issue-key", help="issue a new API key")
+    issue = commands.add_parser("issue-key", help="issue a new API key (and make its user)")
     issue.add_argument("--company-id", type=int, required=True)
     issue.add_argument("--email", required=True)
+    issue.add_argument("--role", choices=api_users.ROLES, default=api_users.WORKER,
+                       help="the role of the user made for a new e-mail (default: worker)")
+    issue.add_argument("--user-name", help="the name of the user made for a new e-mail "
+                                           "(default: the e-mail's local part)")
     keys = commands.add_parser("list-keys", help="list an API user's keys (never the keys)")
     keys.add_argument("--email", required=True)
     revoke = commands.add_parser("revoke-key", help="revoke an API key")
@@ -117,15 +143,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.command == "create-company":
-        return [create_company(args.name, args.plan, args.email)]
+        return [create_company(args.name, args.plan, args.email, args.user_name)]
     if args.command == "list-companies":
         return [c.to_json() for c in companies.list_all()]
     if args.command == "set-plan":
         return [companies.set_plan(args.company_id, args.plan).to_json()]
     if args.command == "issue-key":
-        issued = auth.issue_key(args.company_id, args.email)
-        return [{"company_id": issued.company_id, "api_user": issued.api_user,
-                 "api_key": issued.api_key, "key_id": issued.key_id}]
+        return [issue_key(args.company_id, args.email, args.role, args.user_name)]
     if args.command == "list-keys":
         return auth.list_keys(args.email)
     if args.command == "kept-changes":

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib import auth, errors, limits, observability, settings
+from chalicelib import auth, errors, limits, observability, resources, settings
 from chalicelib.auth import Caller
 
 _request: contextvars.ContextVar[Request] = contextvars.ContextVar("request")
@@ -43,12 +43,6 @@ def ok(data: Any, status: int = 200) -> Response:
 def body(payload: dict[str, Any], status: int = 200) -> Response:
     """A response whose body is ``payload`` as it is (lists, ``{"success": true}``)."""
     return Response(body=payload, status_code=status, headers=JSON_HEADERS)
-
-
-def _error_response(status: int, payload: dict[str, Any],
-                    headers: dict[str, str] | None = None) -> Response:
-    return Response(body=payload, status_code=status,
-                    headers={**JSON_HEADERS, **(headers or {})})
 
 
 def middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -85,8 +79,7 @@ def _handle(event: Request, get_response: Callable[[Request], Response]
             limits.api_request(found.api_user, settings.get().rate_limit_per_minute)
         response = get_response(event)
     except errors.ApiError as error:
-        return _error_response(error.status, errors.error_body(error),
-                               error.headers), company_id
+        return _refusal(event, error), company_id
     except Exception:  # noqa: BLE001 - logged whole, answered as a 500
         observability.logger.exception("unhandled error", extra={
             "method": event.method, "route": event.context.get("resourcePath")})
@@ -97,7 +90,14 @@ def _handle(event: Request, get_response: Callable[[Request], Response]
         if caller_token is not None:
             _caller.reset(caller_token)
         _request.reset(request_token)
-    rewritten = errors.from_chalice_error(response.body)
+    rewritten = errors.from_chalice_error(response.status_code, response.body)
     if rewritten is not None:
-        return _error_response(response.status_code, rewritten), company_id
+        return _refusal(event, rewritten), company_id
     return response, company_id
+
+
+def _refusal(event: Request, error: errors.ApiError) -> Response:
+    """The error response, in the shape Clockodo's document gives the route, if any."""
+    shape = resources.error_shape(event.context.get("resourcePath"), error.status)
+    return Response(body=errors.error_body(error, shape=shape), status_code=error.status,
+                    headers={**JSON_HEADERS, **error.headers})

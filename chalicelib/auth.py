@@ -111,8 +111,9 @@ def _keys_of(api_user: str) -> list[dict[str, Any]]:
     return [aws.from_attributes(item) for item in response.get("Items", [])]
 
 
-def issue_key(company_id: int, api_user: str) -> IssuedKey:
-    """Create a new API key for ``api_user`` (an e-mail) of the company."""
+def issuable(company_id: int, api_user: str) -> str:
+    """The normalized API user, if the company exists and may have a key for it: an
+    e-mail belongs to one company only."""
     api_user = normalize_user(api_user)
     if "@" not in api_user or len(api_user) > MAX_USER_LENGTH or \
             any(c.isspace() for c in api_user):
@@ -121,6 +122,12 @@ def issue_key(company_id: int, api_user: str) -> IssuedKey:
         raise NotFound(f"no company {company_id}")
     if any(item["company_id"] != company_id for item in _keys_of(api_user)):
         raise Conflict(f"{api_user} belongs to another company", type="EmailNotAvailable")
+    return api_user
+
+
+def issue_key(company_id: int, api_user: str) -> IssuedKey:
+    """Create a new API key for ``api_user`` (an e-mail) of the company."""
+    api_user = issuable(company_id, api_user)
     issued = IssuedKey(api_user, "k" + secrets.token_hex(6), secrets.token_hex(16), company_id)
     aws.dynamodb().put_item(
         TableName=aws.table_name("api_keys"),
@@ -133,6 +140,22 @@ def issue_key(company_id: int, api_user: str) -> IssuedKey:
         }),
     )
     return issued
+
+
+def keys_in(company_id: int, api_user: str) -> list[dict[str, Any]]:
+    """The keys of an API user (an e-mail, in any case) in one company, hashes included."""
+    return [item for item in _keys_of(normalize_user(api_user))
+            if item["company_id"] == company_id]
+
+
+def revocation(key: dict[str, Any]) -> dict[str, Any]:
+    """The ``TransactWriteItems`` entry that revokes a key (from ``keys_in``); the
+    transaction fails if the key is gone meanwhile."""
+    return {"Delete": {
+        "TableName": aws.table_name("api_keys"),
+        "Key": {"api_user": {"S": key["api_user"]}, "key_id": {"S": key["key_id"]}},
+        "ConditionExpression": "attribute_exists(key_id)",
+    }}
 
 
 def list_keys(api_user: str) -> list[dict[str, Any]]:

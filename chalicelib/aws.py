@@ -139,6 +139,39 @@ def update_if(**kwargs: Any) -> dict[str, Any] | None:
         return None
 
 
+TRANSACTION_TRIES = 8
+
+
+class Cancelled(Exception):
+    """A transaction failed one of its conditions; ``reasons`` per item, in order."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(reasons)
+        self.reasons = reasons
+
+
+def transact(items: list[dict[str, Any]], busy: str) -> None:
+    """Run a write transaction; retry DynamoDB's transient cancellations (another
+    transaction on one of the items) with jittered backoff, then answer 503 ``busy``.
+    A failed condition raises ``Cancelled`` at once."""
+    from chalicelib.errors import ServiceUnavailable
+
+    for attempt in range(TRANSACTION_TRIES):
+        try:
+            dynamodb().transact_write_items(TransactItems=items)
+            return
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in
+                       getattr(exc, "response", {}).get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise Cancelled(reasons) from None
+            if attempt + 1 < TRANSACTION_TRIES:
+                time.sleep(backoff_delay(attempt, base=0.02, cap=1.0))
+    raise ServiceUnavailable(busy)
+
+
 def backoff_delay(attempt: int, base: float = 0.05, cap: float = 2.0,
                   rng: random.Random | None = None) -> float:
     """Seconds to wait before asking again for what DynamoDB left unprocessed (it does

@@ -16,12 +16,13 @@ from chalicelib import (
     webhooks_api,
 )
 from chalicelib.auth import Caller
-from chalicelib.delivery import fairness, queue
 from chalicelib.delivery import log as delivery_log
+from chalicelib.delivery import queue
+from chalicelib.delivery import recovery as recovery_jobs
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
-LIST_PARAMS = ("page", "items_per_page", "filter[status]")
+LIST_PARAMS = ("cursor", "items_per_page", "filter[status]")
 
 
 def _delivery_id(value: str) -> str:
@@ -31,16 +32,18 @@ def _delivery_id(value: str) -> str:
 
 
 def list_page(caller: Caller, webhook_id: int, query: Mapping[str, str] | None) -> dict[str, Any]:
-    """The webhook's deliveries, newest first."""
+    """One page of the webhook's deliveries, newest first (of one status with
+    ``filter[status]``); ``paging.next_cursor`` leads to the next. Reads only the page."""
     webhook = webhooks_api.find(caller, webhook_id)
     params = inputs.query(query, LIST_PARAMS)
-    page = inputs.positive_int(params, "page", 1, 10**6)
     per_page = inputs.positive_int(params, "items_per_page", 50, 500)
+    after = inputs.cursor(params, lambda position: bool(DELIVERY_ID.match(position)))
     status = None
     if "filter[status]" in params:
         status = inputs.choice(params["filter[status]"], "filter[status]",
                                delivery_log.STATUSES)
-    return inputs.paginate(delivery_log.list_for(webhook.webhook_id, status), page, per_page)
+    found, last = delivery_log.page_for(webhook.webhook_id, per_page, after, status)
+    return inputs.cursor_page(found, per_page, last)
 
 
 def get(caller: Caller, webhook_id: int, delivery_id: str) -> dict[str, Any]:
@@ -86,8 +89,11 @@ def send_test(caller: Caller, webhook_id: int) -> dict[str, Any]:
             "occurred_at": message["occurred_at"], "test": True}
 
 
-def recover(caller: Caller, webhook_id: int, raw: bytes | str | None) -> dict[str, Any]:
-    """Send every failed delivery of the webhook since ``since`` again (same ids)."""
+def recover(caller: Caller, webhook_id: int, raw: bytes | str | None
+            ) -> tuple[dict[str, Any], bool]:
+    """Start a job that sends every failed delivery of the webhook since ``since`` again
+    (same ids), and whether it started now: the same request within a day answers the
+    job it started."""
     config = settings.get()
     body = inputs.json_object(raw, max_bytes=config.max_body_bytes, allowed=("since",))
     since_text = inputs.required_string(body, "since", max_length=40)
@@ -106,10 +112,11 @@ def recover(caller: Caller, webhook_id: int, raw: bytes | str | None) -> dict[st
     if webhook.status != subscriptions.ACTIVE:
         raise Conflict(f"the webhook is {webhook.status}; only active webhooks are sent to",
                        type="WebhookNotActive")
-    failed = delivery_log.failed_since(webhook.webhook_id, since.timestamp())
-    messages = [delivery_log.message_of(webhook.webhook_id, d, caller.company.company_id)
-                for d in failed]
-    # as many as a burst of changes: beyond the company's share, on the burst lane
-    if fairness.send(messages):
-        raise ServiceUnavailable("some deliveries could not be queued; recover again")
-    return {"queued": len(messages), "since": clock.iso(since.timestamp())}
+    return recovery_jobs.start(caller.company.company_id, webhook.webhook_id,
+                          clock.iso(since.timestamp()))
+
+
+def recovery(caller: Caller, webhook_id: int, job_id: str) -> dict[str, Any]:
+    """A recovery job's progress."""
+    webhook = webhooks_api.find(caller, webhook_id)
+    return recovery_jobs.get(caller.company.company_id, webhook.webhook_id, job_id)

@@ -97,9 +97,25 @@ class ServiceUnavailable(ApiError):
     type = "ServiceUnavailable"
 
 
-def error_body(*errors: ApiError) -> dict[str, Any]:
-    """The response body for one or more errors."""
-    return {"errors": [e.to_error() for e in errors]}
+#: Error shapes Clockodo's document gives some endpoints beside the general one. The body
+#: carries them *in addition to* the general ``errors`` list, so that clients written against
+#: either read what they expect:
+#: - NESTED: each item of ``errors`` also holds itself as ``error`` (the v3/v4 types' 422);
+#: - SIMPLE: ``{"error": {"code", "message", "fields"}}`` (the time entries' 400).
+NESTED = "nested"
+SIMPLE = "simple"
+
+
+def error_body(*errors: ApiError, shape: str | None = None) -> dict[str, Any]:
+    """The response body for one or more errors, in ``shape`` where one is named."""
+    items = [e.to_error() for e in errors]
+    if shape == NESTED:
+        items = [{**item, "error": dict(item)} for item in items]
+    body: dict[str, Any] = {"errors": items}
+    if shape == SIMPLE:
+        body["error"] = {"code": errors[0].status, "message": errors[0].message,
+                         "fields": [e.path for e in errors if e.path]}
+    return body
 
 
 #: Chalice's own error codes (raised before or around our views) and our types for them.
@@ -109,13 +125,14 @@ CHALICE_ERROR_TYPES = {
 }
 
 
-def from_chalice_error(body: Any) -> dict[str, Any] | None:
-    """Rewrite one of Chalice's ``{"Code", "Message"}`` bodies into the error format."""
+def from_chalice_error(status: int, body: Any) -> ApiError | None:
+    """One of Chalice's ``{"Code", "Message"}`` bodies as an error of this API."""
     if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
         return None
     error_type = CHALICE_ERROR_TYPES.get(body["Code"], body["Code"])
     message = body["Message"]
     if error_type == "UnsupportedMediaType":
         message += "; send a JSON body with Content-Type: application/json"
-    return {"errors": [{"type": error_type, "message": message, "path": None,
-                        "details": None}]}
+    error = ApiError(message, type=error_type)
+    error.status = status
+    return error

@@ -5,6 +5,7 @@ stores unchecked and none can turn into a 500.
 """
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -144,6 +145,33 @@ def positive_int(params: Mapping[str, str], name: str, default: int, maximum: in
         raise BadRequest(f"{name} must be an integer from 1 to {maximum}", path=name,
                          type="NotBetween", details={"min": 1, "max": maximum})
     return int(value)
+
+
+def cursor(params: Mapping[str, str], valid: Callable[[str], bool]) -> str | None:
+    """The position an opaque ``cursor`` parameter (``paging.next_cursor`` of the page
+    before) stands for, or None without one; a cursor this API did not write is a 400."""
+    value = params.get("cursor")
+    if value is None:
+        return None
+    try:
+        position = base64.urlsafe_b64decode(value.encode("ascii") + b"==").decode("utf-8")
+    except (ValueError, UnicodeError):
+        position = ""
+    if not position.startswith("v1:") or not valid(position[3:]):
+        raise BadRequest("cursor is not one this API wrote; pass paging.next_cursor of "
+                         "the page before as it is", path="cursor", type="UnexpectedValue",
+                         details={"expected_values": ["paging.next_cursor"]})
+    return position[3:]
+
+
+def cursor_page(items: list[Any], items_per_page: int, after: str | None) -> dict[str, Any]:
+    """The list envelope of a cursor-paged list: ``next_cursor`` leads to the page after
+    this one (null on the last)."""
+    next_cursor = None
+    if after is not None:
+        next_cursor = base64.urlsafe_b64encode(f"v1:{after}".encode()).decode().rstrip("=")
+    return {"paging": {"items_per_page": items_per_page, "next_cursor": next_cursor},
+            "data": items}
 
 
 def paginate(items: list[Any], page: int, items_per_page: int) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib import resource_query
+from chalicelib import resource_actions, resource_query
+from chalicelib.errors import NESTED, SIMPLE
 from chalicelib.inputs import MAX_ID
 from chalicelib.resources import (
     BUDGET_INTERVALS,
@@ -27,6 +28,7 @@ from chalicelib.resources import (
     Field,
     Param,
     ResourceType,
+    error_shape,
 )
 
 PATH = Path(__file__).with_name("openapi.json")
@@ -179,9 +181,20 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _refusal(route: str, status: int, text: str) -> dict[str, Any]:
+    """A refusal's response, in the shape Clockodo's document gives the route (if any)."""
+    shape = error_shape(route, status)
+    return _json(_ref({NESTED: "NestedErrors", SIMPLE: "SimpleErrors"}.get(
+        shape or "", "Errors")), text)
+
+
 def _paths(resource: ResourceType) -> dict[str, Any]:
     name = _title(resource)
-    errors = {code: _json(_ref("Errors"), text) for code, text in (
+
+    def refusal(status: int, text: str) -> dict[str, Any]:
+        return _refusal(resource.path, status, text)
+
+    errors = {code: refusal(int(code), text) for code, text in (
         ("400", "Malformed request or missing X-Clockodo-External-Application"),
         ("401", "Missing or wrong credentials"))}
     item = _json({"type": "object", "required": [resource.item_key],
@@ -201,8 +214,8 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
     if resource.paged:
         listing["paging"] = _ref("Paging")
     params = [query_parameter(p) for p in resource_query.list_params(resource)]
-    invalid = _json(_ref("Errors"), "Invalid values, or a referenced resource is missing")
-    missing = _json(_ref("Errors"), f"No such {resource.name} in your company")
+    invalid = refusal(422, "Invalid values, or a referenced resource is missing")
+    missing = refusal(404, f"No such {resource.name} in your company")
     id_param = {"name": "id", "in": "path", "required": True,
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
     item_ops = ["get", "edit", "delete", *(["complete"] if resource.completable else [])]
@@ -230,12 +243,16 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": _ref(f"{name}Edit")}}},
                     "responses": {"200": item, **errors, "404": missing, "422": invalid,
-                                  "409": _json(_ref("Errors"), "Changed meanwhile")}},
+                                  "409": refusal(409, "Changed meanwhile")}},
             "delete": {"operationId": f"delete_{resource.name}", "tags": tag,
                        "parameters": [query_parameter(p) for p in resource.delete_params],
                        "responses": {"200": deleted, **errors, "404": missing}},
         },
     }
+    if resource.name == "user":  # see api_users
+        paths[resource.path + "/{id}"]["delete"]["responses"].update({
+            "409": refusal(409, "Changed meanwhile (a key of the user, say)"),
+            "422": refusal(422, "Your own user (UserCannotDeleteThemselves)")})
     if resource.completable:
         paths[resource.path + "/{id}/complete"] = {
             "parameters": [id_param],
@@ -246,6 +263,75 @@ def _paths(resource: ResourceType) -> dict[str, Any]:
                                    "properties": {"completed": {"type": "boolean"}}}}}},
                     "responses": {"200": item, **errors, "404": missing, "422": invalid}}}
     return paths
+
+
+def _action_paths() -> dict[str, Any]:
+    """Clockodo's other routes on the 14 types (``resource_actions``)."""
+    def errors(route: str) -> dict[str, Any]:
+        return {code: _refusal(route, int(code), text) for code, text in (
+            ("400", "Malformed request or missing X-Clockodo-External-Application"),
+            ("401", "Missing or wrong credentials"), ("422", "Invalid values"))}
+
+    id_param = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    tag = [resource_actions.CHANGE_REQUEST.label_en]
+    requests = resource_actions.CHANGE_REQUEST.path
+
+    def change_request_action(operation_id: str, summary: str, flags: tuple[str, ...],
+                              answer: dict[str, Any], deprecated: bool) -> dict[str, Any]:
+        body = {"type": "object", "additionalProperties": False,
+                "properties": {flag: {"type": "boolean"} for flag in flags}}
+        return {"parameters": [id_param], "post": {
+            "operationId": operation_id, "tags": tag, "summary": summary,
+            "deprecated": deprecated,
+            "requestBody": {"required": False,
+                            "content": {"application/json": {"schema": body}}},
+            "responses": {"200": answer, **errors(requests),
+                          "404": _refusal(requests, 404, "No such change request in your "
+                                                         "company"),
+                          "409": _refusal(requests, 409, "Not pending (StatusIsForbidden), "
+                                                         "or changed meanwhile")}}}
+
+    approve = ("Approve a pending change request: it is applied to the work times (not "
+               "kept here) and ends, raising work_time_change_request.deleted")
+    counted = {"type": "object", "additionalProperties": False,
+               "required": ["customers_id", "active", "inactive"],
+               "properties": {"customers_id": {"type": "integer"},
+                              "active": {"type": "integer", "minimum": 0},
+                              "inactive": {"type": "integer", "minimum": 0}}}
+    return {
+        "/v4/users/me": {"get": {
+            "operationId": "get_current_user", "tags": ["User"],
+            "summary": "Your own user: the one whose e-mail is your API user",
+            "responses": {"200": _json({"type": "object", "required": ["data"],
+                                        "additionalProperties": False,
+                                        "properties": {"data": _ref("User")}}),
+                          **errors("/v4/users/me")}}},
+        "/v3/customers/countProjects": {"get": {
+            "operationId": "count_projects_of_customers", "tags": ["Customer"],
+            "summary": "Each customer's active and inactive projects, on one page",
+            "parameters": [query_parameter(p)
+                           for p in resource_actions.COUNT_PROJECTS_PARAMS],
+            "responses": {"200": _json({
+                "type": "object", "additionalProperties": False,
+                "required": ["paging", "data"],
+                "properties": {"paging": _ref("Paging"),
+                               "data": {"type": "array", "items": counted}}}),
+                **errors("/v3/customers/countProjects")}}},
+        "/v3/workTimes/changeRequests/{id}/approve": change_request_action(
+            "approve_work_time_change_request", approve, resource_actions.APPROVE_FIELDS,
+            _json(_ref("Success")), deprecated=False),
+        "/v2/workTimes/changeRequests/{id}/approve": change_request_action(
+            "approve_work_time_change_request_v2", approve + " (v2: answers null)", (),
+            _json({"type": "object", "required": ["change_request"],
+                   "additionalProperties": False,
+                   "properties": {"change_request": {"type": "null"}}}), deprecated=True),
+        "/v2/workTimes/changeRequests/{id}/decline": change_request_action(
+            "decline_work_time_change_request",
+            "Decline a pending change request as your user (status 2, declined_at, "
+            "declined_by): work_time_change_request.updated", (),
+            _json(_ref(_title(resource_actions.CHANGE_REQUEST))), deprecated=True),
+    }
 
 
 #: What a created webhook's id leads to (OpenAPI links: clients and stateful fuzzers follow
@@ -272,6 +358,7 @@ def document() -> dict[str, Any]:
     for resource in TYPES:
         doc["paths"].update(_paths(resource))
         doc["components"]["schemas"].update(_schemas(resource))
+    doc["paths"].update(_action_paths())
     return doc
 
 

@@ -47,7 +47,9 @@ def list_params(resource: ResourceType) -> tuple[Param, ...]:
 
 
 def _fail(param: Param, message: str) -> BadRequest:
-    return BadRequest(f"{param.name} {message}", path=param.name, type="UnexpectedValue")
+    return BadRequest(f"{param.name} {message}", path=param.name, type="UnexpectedValue",
+                      details={"expected_values": [str(v) for v in param.enum] if param.enum
+                               else [param.kind]})
 
 
 def _value(param: Param, raw: str) -> Any:

@@ -7,6 +7,7 @@ event.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import aws, clock, settings
@@ -14,6 +15,7 @@ from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.resources import ResourceType
 
 TABLE = "resources"
+BUSY = "the company's resources of this type are being changed by another request; try again"
 
 
 def sort_key(type_name: str, resource_id: int) -> str:
@@ -63,12 +65,62 @@ def list_all(company_id: int, resource: ResourceType) -> list[dict[str, Any]]:
     return result
 
 
-def _put(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],
-         version: int, condition: str, values: dict[str, Any] | None = None) -> None:
-    item = aws.to_attributes({"company_id": company_id, "sk": sort_key(resource.name, resource_id),
+def first(company_id: int, resource: ResourceType, count: int) -> list[dict[str, Any]]:
+    """The company's first ``count`` resources of one type, by id: queries of ``count``
+    items at most (what a page of an unfiltered list reads)."""
+    kwargs: dict[str, Any] = {
+        "TableName": aws.table_name(TABLE), "ConsistentRead": True,
+        "KeyConditionExpression": "company_id = :c AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":c": {"N": str(company_id)},
+                                      ":prefix": {"S": f"{resource.name}#"}}}
+    result: list[dict[str, Any]] = []
+    while len(result) < count:
+        response = aws.dynamodb().query(**kwargs, Limit=count - len(result))
+        for item in response.get("Items", []):
+            resource_id, data, _ = _decode(item)
+            result.append(item_json(resource_id, data))
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return result
+
+
+def _count_key(company_id: int, resource: ResourceType) -> dict[str, Any]:
+    """The counters item that keeps how many resources of a type the company has."""
+    return {"name": {"S": f"count:{company_id}:{resource.name}"}}
+
+
+def _count_update(company_id: int, resource: ResourceType, delta: int) -> dict[str, Any]:
+    """The ``TransactWriteItems`` entry that moves the type's count with a create or
+    delete, in the same transaction."""
+    return {"Update": {"TableName": aws.table_name("counters"),
+                       "Key": _count_key(company_id, resource),
+                       "UpdateExpression": "ADD #v :d",
+                       "ExpressionAttributeNames": {"#v": "value"},
+                       "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
+
+
+def count(company_id: int, resource: ResourceType) -> int | None:
+    """How many resources of the type the company has, as kept with every create and
+    delete; None where nothing was counted (no resource of the type was ever created)."""
+    item = aws.dynamodb().get_item(TableName=aws.table_name("counters"),
+                                   Key=_count_key(company_id, resource),
+                                   ConsistentRead=True).get("Item")
+    return None if item is None else int(item["value"]["N"])
+
+
+def _item(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],
+          version: int) -> dict[str, Any]:
+    return aws.to_attributes({"company_id": company_id,
+                              "sk": sort_key(resource.name, resource_id),
                               "type": resource.name, "id": resource_id, "data": data,
                               "version": version, "changed_at": clock.now_iso()})
-    kwargs: dict[str, Any] = {"TableName": aws.table_name(TABLE), "Item": item,
+
+
+def _put(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],
+         version: int, condition: str, values: dict[str, Any] | None = None) -> None:
+    kwargs: dict[str, Any] = {"TableName": aws.table_name(TABLE),
+                              "Item": _item(company_id, resource, resource_id, data, version),
                               "ConditionExpression": condition}
     if values:
         kwargs["ExpressionAttributeValues"] = values
@@ -76,10 +128,14 @@ def _put(company_id: int, resource: ResourceType, resource_id: int, data: dict[s
 
 
 def create(company_id: int, resource: ResourceType, data: dict[str, Any]) -> int:
-    """Store a new resource; returns its id."""
+    """Store a new resource and count it, in one transaction; returns its id."""
     # busy across the service (everyone clocks in at 9): ids come in blocks per container
     resource_id = aws.next_id(f"resource:{resource.name}", block=settings.get().id_block_size)
-    _put(company_id, resource, resource_id, data, 1, "attribute_not_exists(sk)")
+    aws.transact([
+        {"Put": {"TableName": aws.table_name(TABLE),
+                 "Item": _item(company_id, resource, resource_id, data, 1),
+                 "ConditionExpression": "attribute_not_exists(sk)"}},
+        _count_update(company_id, resource, 1)], busy=BUSY)
     return resource_id
 
 
@@ -96,16 +152,26 @@ def replace(company_id: int, resource: ResourceType, resource_id: int, data: dic
         raise
 
 
-def delete(company_id: int, resource: ResourceType, resource_id: int) -> None:
-    """Delete a resource, or ``NotFound``."""
+def delete(company_id: int, resource: ResourceType, resource_id: int, *,
+           version: int | None = None, also: Sequence[dict[str, Any]] = ()) -> None:
+    """Delete a resource and count it gone, in one transaction, or ``NotFound``. With
+    ``version``: only if nobody changed it since that version was read (``Conflict``
+    otherwise). With ``also``: those ``TransactWriteItems`` entries in the same
+    transaction (a deleted user's API keys): all of it happens, or nothing does."""
+    delete: dict[str, Any] = {"TableName": aws.table_name(TABLE),
+                              "Key": _key(company_id, resource.name, resource_id),
+                              "ConditionExpression": "attribute_exists(sk)"}
+    if version is not None:
+        delete.update(ConditionExpression="version = :v",
+                      ExpressionAttributeValues={":v": {"N": str(version)}})
     try:
-        aws.dynamodb().delete_item(TableName=aws.table_name(TABLE),
-                                   Key=_key(company_id, resource.name, resource_id),
-                                   ConditionExpression="attribute_exists(sk)")
-    except Exception as exc:
-        if aws.error_code(exc) == "ConditionalCheckFailedException":
+        aws.transact([{"Delete": delete}, _count_update(company_id, resource, -1), *also],
+                     busy=BUSY)
+    except aws.Cancelled as cancelled:
+        if cancelled.reasons[0] == "ConditionalCheckFailed" and version is None:
             raise NotFound(f"no {resource.name} {resource_id}", path="id") from None
-        raise
+        raise Conflict(f"the {resource.name} or what goes with it was changed meanwhile; "
+                       "read it again", type="ResourceChanged") from None
 
 
 def require_existing(company_id: int, wanted: list[tuple[str, str, int]]) -> None:

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.errors import Unprocessable
+from chalicelib.errors import NESTED, SIMPLE, Unprocessable
 
 Item = Mapping[str, Any]
 #: ``(old data or None, new data or None) -> bool``: whether a transition happened.
@@ -223,7 +223,8 @@ def _derive_absence(old: Item | None, new: dict[str, Any], now: str) -> dict[str
         new = {**new, "date_until": new["date_since"]}
     if new["type"] != 3 and new.get("count_hours") is not None:
         raise Unprocessable("count_hours is for absences of type 3 (reduction of overtime) "
-                            "only", path="count_hours", type="ForbiddenValue")
+                            "only", path="count_hours", type="ForbiddenValue",
+                            details={"allowed_values": [None]})
     days = 0.5 if new.get("half_day") else float(_workdays(new["date_since"],
                                                             new["date_until"]))
     return {**new, "count_days": days}
@@ -256,7 +257,7 @@ def _derive_entry(old: Item | None, new: dict[str, Any], now: str) -> dict[str, 
     if lumpsum is not None and service is not None:
         raise Unprocessable("an entry is a lump sum (lumpsum) or a lump-sum service "
                             "(lumpsum_services_id), not both", path="lumpsum",
-                            type="ForbiddenValue")
+                            type="ForbiddenValue", details={"allowed_values": [None]})
     kind = ENTRY_LUMPSUM_VALUE if lumpsum is not None else \
         ENTRY_LUMPSUM_SERVICE if service is not None else ENTRY_TIME
     if kind == ENTRY_LUMPSUM_SERVICE and new.get("lumpsum_services_amount") is None:
@@ -266,7 +267,7 @@ def _derive_entry(old: Item | None, new: dict[str, Any], now: str) -> dict[str, 
         new = {**new, "lumpsum_services_amount": None}
     if kind != ENTRY_TIME and new["billable"] == 0:
         raise Unprocessable("lump sums are billable (1) or billed (2)", path="billable",
-                            type="UnexpectedValue")
+                            type="UnexpectedValue", details={"expected_values": ["1", "2"]})
     since, until = new["time_since"], new.get("time_until")
     if kind == ENTRY_TIME and until is None and new.get("duration") and \
             (old is None or old.get("duration") != new.get("duration")):
@@ -528,6 +529,24 @@ TYPES: tuple[ResourceType, ...] = (
 )
 
 
+#: Where Clockodo's document gives a type's endpoints an error shape of their own, by status:
+#: the entries' and the change requests' 400, and every other type's 422.
+ERROR_SHAPES: dict[str, dict[int, str]] = {
+    "entry": {400: SIMPLE}, "work_time_change_request": {400: SIMPLE},
+    **{t.name: {422: NESTED} for t in TYPES
+       if t.name not in ("entry", "work_time_change_request")}}
+
+
+def error_shape(route: str | None, status: int) -> str | None:
+    """The error shape Clockodo's document gives ``status`` on ``route`` (a template such
+    as ``/v3/customers/{id}``), or None for the general one."""
+    unversioned = re.sub(r"^/v\d+", "", route or "") + "/"  # approve is v2 and v3
+    for resource in TYPES:
+        if unversioned.startswith(re.sub(r"^/v\d+", "", resource.path) + "/"):
+            return ERROR_SHAPES[resource.name].get(status)
+    return None
+
+
 @cache
 def by_name() -> dict[str, ResourceType]:
     return {t.name: t for t in TYPES}
@@ -540,7 +559,12 @@ def get(name: str) -> ResourceType:
 # --- checking values -------------------------------------------------------------------
 
 def _fail(field: Field, message: str, type_: str = "UnexpectedValue") -> Unprocessable:
-    return Unprocessable(f"{field.name} {message}", path=field.name, type=type_)
+    details = None
+    if type_ == "UnexpectedValue":  # Clockodo names what it expected
+        details = {"expected_values": [str(v) for v in field.enum] if field.enum
+                   else [field.kind]}
+    return Unprocessable(f"{field.name} {message}", path=field.name, type=type_,
+                         details=details)
 
 
 def _is_int(value: Any) -> bool:
@@ -605,7 +629,8 @@ def _budget(field: Field, value: Any) -> dict[str, Any]:
     if budget.get("from_subprojects"):
         if amount:
             raise Unprocessable("budget.amount must be null or 0 for a budget from "
-                                "subprojects", path="budget.amount", type="UnexpectedValue")
+                                "subprojects", path="budget.amount", type="UnexpectedValue",
+                                details={"expected_values": ["null", "0"]})
         amount = None
     elif not amount:  # also what rounding made of a tiny amount such as 1e-300
         raise Unprocessable("budget.amount must be greater than 0", path="budget.amount",
@@ -619,7 +644,8 @@ def _budget(field: Field, value: Any) -> dict[str, Any]:
             not all(_is_int(t) and t in THRESHOLDS for t in thresholds):
         raise Unprocessable("budget.notification_thresholds must be a list of "
                             f"{', '.join(map(str, THRESHOLDS))}",
-                            path="budget.notification_thresholds", type="UnexpectedValue")
+                            path="budget.notification_thresholds", type="UnexpectedValue",
+                            details={"expected_values": [str(t) for t in THRESHOLDS]})
     budget["notification_thresholds"] = sorted(set(thresholds))
     return {key: budget[key] for key in keys}
 
@@ -732,14 +758,16 @@ def _no_unknown(resource: ResourceType, body: Mapping[str, Any],
     fields = resource.field_map
     for name in body:
         if name == "id":
-            raise Unprocessable("id is set by the service", path="id", type="ForbiddenValue")
+            raise Unprocessable("id is set by the service", path="id", type="ForbiddenValue",
+                                details={"allowed_values": []})
         field = fields.get(name)
         if field is None:
             allowed = ", ".join(f.name for f in resource.fields if writable(f))
             raise Unprocessable(f"unknown field {name[:60]!r}; allowed: {allowed}",
                                 path=name[:60], type="UnknownField")
         if not writable(field):
-            raise Unprocessable(f"{name} cannot be set here", path=name, type="ForbiddenValue")
+            raise Unprocessable(f"{name} cannot be set here", path=name, type="ForbiddenValue",
+                                details={"allowed_values": []})
 
 
 def _check_order(resource: ResourceType, data: Mapping[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib import inputs, resource_query, resource_store, resources, settings
+from chalicelib import api_users, inputs, resource_query, resource_store, resources, settings
 from chalicelib.auth import Caller
 from chalicelib.errors import Unprocessable
 from chalicelib.resources import (
@@ -30,6 +30,20 @@ def list_page(caller: Caller, resource: ResourceType, query: Query) -> dict[str,
     params = resource_query.list_params(resource)
     values = resource_query.read(query, params)
     company_id = caller.company.company_id
+    if resource.paged and set(values) <= {"page", "items_per_page"}:
+        # no filter, no sort: the page is the first page * items_per_page by id, and the
+        # count is kept with every create and delete, so nothing else is read
+        counted = resource_store.count(company_id, resource)
+        if counted is not None:
+            page = values.get("page", 1)
+            per_page = values.get("items_per_page", resource_query.DEFAULT_ITEMS_PER_PAGE)
+            start = (page - 1) * per_page
+            items = [] if start >= counted else \
+                resource_store.first(company_id, resource, start + per_page)[start:]
+            return {"paging": {"items_per_page": per_page, "current_page": page,
+                               "count_pages": max(1, -(-counted // per_page)),
+                               "count_items": counted},
+                    resource.list_key: _presented(caller, resource, items)}
     items = resource_store.list_all(company_id, resource)
     users = None
     if resource_query.needs_users(params, values):
@@ -73,16 +87,10 @@ def _answer(caller: Caller, resource: ResourceType, resource_id: int,
 
 
 def _own_user(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    """Clockodo's default ``users_id``: the user whose e-mail is the API user's."""
+    """Clockodo's default ``users_id``: the API user's own user."""
     if body.get(OWN_USER.name) is not None:
         return body
-    mine = [user["id"] for user in resource_store.list_all(
-        caller.company.company_id, resources.get("user")) if user["email"] == caller.api_user]
-    if not mine:
-        raise Unprocessable("users_id is required: no user of your company has the API "
-                            f"user's e-mail {caller.api_user}", path="users_id",
-                            type="Empty")
-    return {**body, OWN_USER.name: mine[0]}
+    return {**body, OWN_USER.name: api_users.me(caller)["id"]}
 
 
 def get(caller: Caller, resource: ResourceType, resource_id: int,
@@ -100,6 +108,8 @@ def create(caller: Caller, resource: ResourceType, raw: bytes | str | None,
     if OWN_USER in resource.fields:
         body = _own_user(caller, body)
     data = check_create(resource, body)
+    if resource is api_users.USER:
+        api_users.check_write(caller.company.company_id, None, None, data)
     resource_store.require_existing(caller.company.company_id, references(resource, data))
     resource_id = resource_store.create(caller.company.company_id, resource, data)
     return {**_answer(caller, resource, resource_id, data), **dict(resource.create_extra)}
@@ -113,6 +123,8 @@ def edit(caller: Caller, resource: ResourceType, resource_id: int,
                            resource_id)
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
     data = check_edit(resource, current, body)
+    if resource is api_users.USER:
+        api_users.check_write(caller.company.company_id, resource_id, current, data)
     changed_refs = [ref for ref in references(resource, data) if ref[0] in body]
     resource_store.require_existing(caller.company.company_id, changed_refs)
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
@@ -127,7 +139,8 @@ def _without_own_id(body: dict[str, Any], resource_id: int) -> dict[str, Any]:
     sent = body["id"]
     if isinstance(sent, bool) or sent != resource_id:
         raise Unprocessable(f"id {str(sent)[:40]} is not the id of this item ({resource_id}); "
-                            "an id cannot be changed", path="id", type="ForbiddenValue")
+                            "an id cannot be changed", path="id", type="ForbiddenValue",
+                            details={"allowed_values": [resource_id]})
     return {name: value for name, value in body.items() if name != "id"}
 
 
@@ -140,7 +153,8 @@ def complete(caller: Caller, resource: ResourceType, resource_id: int,
     if not isinstance(completed, bool):
         raise Unprocessable("completed is required and must be true or false",
                                    path="completed", type="Empty" if completed is None
-                                   else "UnexpectedValue")
+                                   else "UnexpectedValue", details=None if completed is None
+                                   else {"expected_values": ["true", "false"]})
     current, version = resource_store.get(caller.company.company_id, resource, resource_id)
     data = derived(resource, current, {**current, "completed": completed})
     resource_store.replace(caller.company.company_id, resource, resource_id, data, version)
@@ -149,10 +163,13 @@ def complete(caller: Caller, resource: ResourceType, resource_id: int,
 
 def delete(caller: Caller, resource: ResourceType, resource_id: int,
            query: Query = None) -> dict[str, Any]:
-    """Delete a resource; with ``dry_run=true`` only check that it could be deleted."""
+    """Delete a resource, a user with its API keys; with ``dry_run=true`` only check that
+    it could be deleted."""
     values = resource_query.read(query, resource.delete_params)
+    revoked = api_users.revocations(caller, resource_id) if resource is api_users.USER \
+        else []
     if values.get("dry_run"):
         resource_store.get(caller.company.company_id, resource, resource_id)  # or 404
     else:
-        resource_store.delete(caller.company.company_id, resource, resource_id)
+        resource_store.delete(caller.company.company_id, resource, resource_id, also=revoked)
     return dict(resource.delete_answer)

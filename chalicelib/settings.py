@@ -72,6 +72,11 @@ class Settings:
         return f"{self.delivery_queue_name}-dlq"
 
     @property
+    def recovery_queue_name(self) -> str:
+        """The queue of recovery jobs' steps (the template names it so)."""
+        return f"{self.table_prefix}-recoveries"
+
+    @property
     def fanout_failure_queue_name(self) -> str:
         """Where the fan-out keeps what it could not process (the template names it so)."""
         return f"{self.table_prefix}-fanout-failures"

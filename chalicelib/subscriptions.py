@@ -16,15 +16,13 @@ one query. Every write is a transaction with an optimistic ``version`` check.
 from __future__ import annotations
 
 import hashlib
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib import aws, catalogue, clock
 from chalicelib.delivery import signing
-from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.errors import Conflict, NotFound
 
 TABLE = "webhooks"
 ACTIVE_INDEX = "active_by_event"
@@ -34,7 +32,6 @@ ACTIVE = "active"
 DISABLED = "disabled"
 STATUSES = (PENDING, ACTIVE, DISABLED)
 
-_TRANSACTION_TRIES = 8
 
 
 class TokenNotAvailable(Conflict):
@@ -250,31 +247,8 @@ def _webhook_put(webhook: Webhook, expected_version: int | None) -> dict[str, An
     return {"Put": put}
 
 
-class _Cancelled(Exception):
-    """A transaction failed one of its conditions; ``reasons`` per item, in order."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__(reasons)
-        self.reasons = reasons
-
-
 def _transact(items: list[dict[str, Any]]) -> None:
-    """Run a write transaction; retry DynamoDB's transient conflicts with jittered backoff."""
-    client = aws.dynamodb()
-    for attempt in range(_TRANSACTION_TRIES):
-        try:
-            client.transact_write_items(TransactItems=items)
-            return
-        except Exception as exc:
-            if aws.error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code", "None") for r in
-                       getattr(exc, "response", {}).get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
-                raise _Cancelled(reasons) from None
-            if attempt + 1 < _TRANSACTION_TRIES:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
-    raise ServiceUnavailable("the webhook is being changed by another request; try again")
+    aws.transact(items, busy="the webhook is being changed by another request; try again")
 
 
 def get(company_id: int, webhook_id: int) -> Webhook:
@@ -303,6 +277,25 @@ def list_for(company_id: int) -> list[Webhook]:
         ConsistentRead=True,
     )
     return _with_health([item for page in pages for item in page.get("Items", [])])
+
+
+def page_for(company_id: int, items: int, after: int | None = None
+             ) -> tuple[list[Webhook], int | None]:
+    """Up to ``items`` of the company's webhooks with ids above ``after``, by id, and the
+    id to continue after (None at the end): one query of at most twice ``items`` items
+    (each webhook's health item sorts right after it)."""
+    kwargs: dict[str, Any] = {
+        "TableName": aws.table_name(TABLE), "Limit": 2 * items + 1, "ConsistentRead": True,
+        "KeyConditionExpression": "company_id = :c AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":c": {"N": str(company_id)},
+                                      ":prefix": {"S": "webhook#"}}}
+    if after is not None:  # after its health item, whether it has one or not
+        kwargs["ExclusiveStartKey"] = _key(company_id, _health_sk(after))
+    response = aws.dynamodb().query(**kwargs)
+    webhooks = _with_health(response.get("Items", []))
+    more = len(webhooks) > items or "LastEvaluatedKey" in response
+    webhooks = webhooks[:items]
+    return webhooks, webhooks[-1].webhook_id if more and webhooks else None
 
 
 def usage(company_id: int) -> dict[str, int]:
@@ -345,7 +338,7 @@ def create(company_id: int, event_name: str, url: str, token: str, *, limit: int
             _token_put(company_id, token, webhook.webhook_id),
             _webhook_put(webhook, None),
         ])
-    except _Cancelled as cancelled:
+    except aws.Cancelled as cancelled:
         if cancelled.reasons[0] == "ConditionalCheckFailed":
             raise on_limit() from None
         raise _token_taken(token) from None
@@ -381,7 +374,7 @@ def update(current: Webhook, *, event_name: str | None = None, url: str | None =
                   _token_delete(current.company_id, current.token)]
     try:
         _transact(items)
-    except _Cancelled as cancelled:
+    except aws.Cancelled as cancelled:
         failed = [item for item, reason in zip(items, cancelled.reasons, strict=True)
                   if reason == "ConditionalCheckFailed"]
         if failed[0] is items[0]:
@@ -403,7 +396,7 @@ def save(current: Webhook, changed: Webhook) -> Webhook:
     changed = replace(changed, updated_at=clock.now_iso(), version=current.version + 1)
     try:
         _transact([_webhook_put(changed, current.version)])
-    except _Cancelled:
+    except aws.Cancelled:
         raise _changed_meanwhile() from None
     return changed
 
@@ -423,7 +416,7 @@ def delete(current: Webhook) -> None:
             {"Delete": {"TableName": aws.table_name(TABLE),
                         "Key": _key(current.company_id, _health_sk(current.webhook_id))}},
         ])
-    except _Cancelled:
+    except aws.Cancelled:
         raise _changed_meanwhile() from None
 
 

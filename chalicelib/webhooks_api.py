@@ -23,7 +23,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.subscriptions import Webhook
 
 FIELDS = ("event_name", "url", "token")
-LIST_PARAMS = ("page", "items_per_page", "filter[event_name]", "filter[status]")
+LIST_PARAMS = ("cursor", "items_per_page", "filter[event_name]", "filter[status]")
 MAX_ITEMS_PER_PAGE = 1000
 DEFAULT_ITEMS_PER_PAGE = 100
 
@@ -44,20 +44,34 @@ def get(caller: Caller, webhook_id: int) -> dict[str, Any]:
 
 
 def list_page(caller: Caller, query: Mapping[str, str] | None) -> dict[str, Any]:
-    """One page of the caller's webhooks, optionally filtered by event and status."""
+    """One page of the caller's webhooks by id, optionally filtered by event and status;
+    ``paging.next_cursor`` leads to the next. A filtered page reads on until it is full:
+    the company's webhooks, which the plan bounds, are one key range."""
     params = inputs.query(query, LIST_PARAMS)
-    page = inputs.positive_int(params, "page", 1, 10**6)
     per_page = inputs.positive_int(params, "items_per_page", DEFAULT_ITEMS_PER_PAGE,
                                    MAX_ITEMS_PER_PAGE)
-    webhooks = subscriptions.list_for(caller.company.company_id)
+    after = inputs.cursor(params, lambda position: position.isascii()
+                          and position.isdigit() and len(position) <= 15)
+    event_name = status = None
     if "filter[event_name]" in params:
-        name = _event_name(params["filter[event_name]"], "filter[event_name]")
-        webhooks = [w for w in webhooks if w.event_name == name]
+        event_name = _event_name(params["filter[event_name]"], "filter[event_name]")
     if "filter[status]" in params:
         status = inputs.choice(params["filter[status]"], "filter[status]",
                                subscriptions.STATUSES)
-        webhooks = [w for w in webhooks if w.status == status]
-    return inputs.paginate([w.to_json() for w in webhooks], page, per_page)
+
+    def wanted(webhook: Webhook) -> bool:
+        return event_name in (None, webhook.event_name) and status in (None, webhook.status)
+
+    found: list[Webhook] = []
+    position = int(after) if after is not None else None
+    while True:
+        webhooks, position = subscriptions.page_for(caller.company.company_id,
+                                                    per_page - len(found), position)
+        found += [w for w in webhooks if wanted(w)]
+        if position is None or len(found) == per_page:
+            break
+    return inputs.cursor_page([w.to_json() for w in found], per_page,
+                              None if position is None else str(position))
 
 
 def _event_name(value: Any, path: str = "event_name") -> str:

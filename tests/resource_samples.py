@@ -6,6 +6,7 @@ from typing import Any
 
 #: Types other samples point at, in the order they can be created.
 PREREQUISITES = ("user", "customer", "service", "project")
+PREREQUISITE_EMAIL = "wendy@example.com"
 
 
 def bodies(ids: dict[str, int]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -53,5 +54,8 @@ def create_prerequisites(create: Callable[[str, dict[str, Any]], int]) -> dict[s
     """Create one resource of each prerequisite type with ``create(type, body) -> id``."""
     ids: dict[str, int] = {}
     for name in PREREQUISITES:
-        ids[name] = create(name, bodies(ids)[name][0])
+        body = bodies(ids)[name][0]
+        if name == "user":  # an e-mail names one user of a company: the sample stays free
+            body = {**body, "email": PREREQUISITE_EMAIL}
+        ids[name] = create(name, body)
     return ids

@@ -23,6 +23,7 @@ FUNCTIONS = {  # Chalice's function name → its logical id in the template
     "deliver_bursts": "DeliverBursts",
     "deliver_to_failing_endpoints": "DeliverToFailingEndpoints",
     "record_dead_letters": "RecordDeadLetters",
+    "run_recoveries": "RunRecoveries",
 }
 
 

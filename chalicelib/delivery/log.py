@@ -24,6 +24,9 @@ from chalicelib import aws, clock
 from chalicelib.errors import NotFound
 
 TABLE = "deliveries"
+#: ``status_key`` (``"<webhook_id>#<status>"``) and ``delivery_id``: a webhook's deliveries
+#: of one status, newest first, as one key-range query (``filter[status]``, ``recover``)
+STATUS_INDEX = "by_status"
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
 MAX_KEPT_ATTEMPTS = 50
@@ -40,6 +43,11 @@ TEST = "test"
 
 def _key(webhook_id: int, delivery_id: str) -> dict[str, Any]:
     return {"webhook_id": {"N": str(webhook_id)}, "delivery_id": {"S": delivery_id}}
+
+
+def status_key(webhook_id: int, status: str) -> str:
+    """The status index's partition key; every write of ``status`` writes it too."""
+    return f"{webhook_id}#{status}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
         ":rtype": message["resource_type"], ":rid": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
+        ":skey": status_key(message["webhook_id"], PENDING),
     }
     # a payload other than {<type>: {"id"}} (budget notifications) is kept, to send again
     payload = ", payload = :payload" if message.get("payload") else ""
@@ -84,7 +93,8 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
             "resource_id = :rid, occurred_at = :occurred, "
             "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
             "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
-            "lease_token = :token, #status = :pending, attempt_count = :attempt, "
+            "lease_token = :token, #status = :pending, status_key = :skey, "
+            "attempt_count = :attempt, "
             "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
         ConditionExpression=condition,
         ExpressionAttributeNames={"#status": "status"},
@@ -120,8 +130,10 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, tok
                               ":code": attempt["status_code"], ":error": attempt["error"],
                               ":n": attempt["attempt"], ":token": token,
                               ":next": next_attempt_at,
+                              ":skey": status_key(message["webhook_id"], status),
                               ":queued": attempt["attempt"] if queued is None else queued}
-    update = ("SET #status = :status, last_attempt_at = :at, lease_until = :zero, "
+    update = ("SET #status = :status, status_key = :skey, last_attempt_at = :at, "
+              "lease_until = :zero, "
               "last_status_code = :code, last_error = :error, next_attempt_at = :next, "
               "queued = :queued")
     if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
@@ -168,6 +180,7 @@ def claim_manual(message: dict[str, Any], request_id: str, *, lease_seconds: flo
         ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
+        ":skey": status_key(message["webhook_id"], PENDING),
     }
     response = aws.update_if(
         TableName=aws.table_name(TABLE),
@@ -178,7 +191,8 @@ def claim_manual(message: dict[str, Any], request_id: str, *, lease_seconds: flo
             "created_at = if_not_exists(created_at, :created), "
             "expires_at = if_not_exists(expires_at, :expires), "
             "test_event = if_not_exists(test_event, :test), "
-            "#status = if_not_exists(#status, :pending), manual_lease_until = :lease, "
+            "#status = if_not_exists(#status, :pending), "
+            "status_key = if_not_exists(status_key, :skey), manual_lease_until = :lease, "
             "manual_lease_token = :token"),
         ConditionExpression=(f"{_NOT_RECORDED} AND (attribute_not_exists(manual_lease_until)"
                              " OR manual_lease_until < :now)"),
@@ -220,9 +234,10 @@ def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: b
               "manual_lease_until = :zero")
     names: dict[str, str] = {}
     if succeeded or not scheduled:
-        update += ", #status = :status"
+        update += ", #status = :status, status_key = :skey"
         names["#status"] = "status"
         values[":status"] = DELIVERED if succeeded else FAILED
+        values[":skey"] = status_key(message["webhook_id"], values[":status"])
     if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
@@ -260,14 +275,16 @@ def fail_manual(message: dict[str, Any], reason: str) -> bool:
         ":failed": FAILED, ":company": message["company_id"], ":event": message["event_name"],
         ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
-        ":expires": int(now) + 30 * 86400, ":test": message["trigger"] == TEST}
+        ":expires": int(now) + 30 * 86400, ":test": message["trigger"] == TEST,
+        ":skey": status_key(message["webhook_id"], FAILED)}
     update = ("SET last_error = :reason, company_id = :company, event_name = :event, "
               "resource_type = :rtype, resource_id = :rid_number, occurred_at = :occurred, "
               "created_at = if_not_exists(created_at, :created), "
               "expires_at = if_not_exists(expires_at, :expires), "
               "test_event = if_not_exists(test_event, :test), "
-              + ("#status = if_not_exists(#status, :failed)" if scheduled
-                 else "#status = :failed"))
+              + ("#status = if_not_exists(#status, :failed), "
+                 "status_key = if_not_exists(status_key, :skey)" if scheduled
+                 else "#status = :failed, status_key = :skey"))
     if number <= MAX_KEPT_ATTEMPTS:
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
@@ -291,12 +308,14 @@ def mark_failed(message: dict[str, Any], reason: str) -> bool:
               ":company": message["company_id"], ":event": message["event_name"],
               ":rtype": message["resource_type"], ":rid": message["resource_id"],
               ":occurred": message["occurred_at"], ":created": clock.iso(now),
-              ":expires": int(now) + 30 * 86400, ":false": False}
+              ":expires": int(now) + 30 * 86400, ":false": False,
+              ":skey": status_key(message["webhook_id"], FAILED)}
     return aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=(
-            "SET #status = :failed, last_error = :reason, lease_until = :zero, "
+            "SET #status = :failed, status_key = :skey, last_error = :reason, "
+            "lease_until = :zero, "
             "company_id = :company, event_name = :event, resource_type = :rtype, "
             "resource_id = :rid, occurred_at = :occurred, "
             "created_at = if_not_exists(created_at, :created), "
@@ -343,22 +362,33 @@ def _json(values: dict[str, Any], with_attempts: bool) -> dict[str, Any]:
     return result
 
 
-def list_for(webhook_id: int, status: str | None = None) -> list[dict[str, Any]]:
-    """The webhook's deliveries, newest first, without their attempts."""
+def page_for(webhook_id: int, items: int, after: str | None = None,
+             status: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``items`` of the webhook's deliveries (of one ``status``), newest first and
+    older than the delivery ``after``, without their attempts, and the id to continue
+    after (None at the end). One query of ``items`` items, however long the log is:
+    a status is a key of the status index, not a filter over the whole log."""
     kwargs: dict[str, Any] = {
-        "TableName": aws.table_name(TABLE),
-        "KeyConditionExpression": "webhook_id = :w",
-        "ExpressionAttributeValues": {":w": {"N": str(webhook_id)}},
+        "TableName": aws.table_name(TABLE), "Limit": items, "ScanIndexForward": False,
         "ExpressionAttributeNames": {"#status": "status"},
         "ProjectionExpression": ", ".join(_SUMMARY),
-        "ScanIndexForward": False,
     }
-    if status is not None:
-        kwargs["FilterExpression"] = "#status = :s"
-        kwargs["ExpressionAttributeValues"][":s"] = {"S": status}
-    pages = aws.dynamodb().get_paginator("query").paginate(**kwargs)
-    return [_json(aws.from_attributes(item), False)
-            for page in pages for item in page.get("Items", [])]
+    if status is None:
+        kwargs["KeyConditionExpression"] = "webhook_id = :w"
+        kwargs["ExpressionAttributeValues"] = {":w": {"N": str(webhook_id)}}
+        start = {"webhook_id": {"N": str(webhook_id)}}
+    else:
+        kwargs["IndexName"] = STATUS_INDEX
+        kwargs["KeyConditionExpression"] = "status_key = :k"
+        kwargs["ExpressionAttributeValues"] = {":k": {"S": status_key(webhook_id, status)}}
+        start = {"webhook_id": {"N": str(webhook_id)},
+                 "status_key": {"S": status_key(webhook_id, status)}}
+    if after is not None:
+        kwargs["ExclusiveStartKey"] = {**start, "delivery_id": {"S": after}}
+    response = aws.dynamodb().query(**kwargs)
+    found = [_json(aws.from_attributes(item), False) for item in response.get("Items", [])]
+    more = "LastEvaluatedKey" in response and found
+    return found, found[-1]["id"] if more else None
 
 
 def get(webhook_id: int, delivery_id: str) -> dict[str, Any]:
@@ -380,18 +410,25 @@ def message_of(webhook_id: int, delivery: dict[str, Any], company_id: int) -> di
             **({"payload": delivery["payload"]} if delivery.get("payload") else {})}
 
 
-def failed_since(webhook_id: int, since: float) -> list[dict[str, Any]]:
-    """The webhook's failed deliveries of changes since ``since`` (epoch seconds): their
-    ids begin with the change's time, so this is one key-range query."""
+def failed_since(webhook_id: int, since: float, after: str | None = None,
+                 items: int = 500) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``items`` of the webhook's failed deliveries of changes since ``since`` (epoch
+    seconds), oldest first and after the delivery ``after``, and the id to continue after
+    (None at the end): delivery ids begin with the change's time, so this is one
+    key-range query of the status index."""
     lowest = f"msg_{int(since * 1000):012x}"
-    pages = aws.dynamodb().get_paginator("query").paginate(
-        TableName=aws.table_name(TABLE),
-        KeyConditionExpression="webhook_id = :w AND delivery_id BETWEEN :lo AND :hi",
-        FilterExpression="#status = :failed",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":w": {"N": str(webhook_id)}, ":lo": {"S": lowest},
-                                   ":hi": {"S": "msg_g"}, ":failed": {"S": FAILED}},
-        ProjectionExpression=", ".join(_SUMMARY),
-    )
-    return [_json(aws.from_attributes(item), False)
-            for page in pages for item in page.get("Items", [])]
+    kwargs: dict[str, Any] = {
+        "TableName": aws.table_name(TABLE), "IndexName": STATUS_INDEX, "Limit": items,
+        "KeyConditionExpression": "status_key = :k AND delivery_id BETWEEN :lo AND :hi",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":k": {"S": status_key(webhook_id, FAILED)},
+                                      ":lo": {"S": lowest}, ":hi": {"S": "msg_g"}},
+        "ProjectionExpression": ", ".join(_SUMMARY),
+    }
+    if after is not None:
+        kwargs["ExclusiveStartKey"] = {"webhook_id": {"N": str(webhook_id)},
+                                       "status_key": {"S": status_key(webhook_id, FAILED)},
+                                       "delivery_id": {"S": after}}
+    response = aws.dynamodb().query(**kwargs)
+    found = [_json(aws.from_attributes(item), False) for item in response.get("Items", [])]
+    return found, found[-1]["id"] if "LastEvaluatedKey" in response and found else None

@@ -14,13 +14,14 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 /** The deliveries of the last 24 hours at least (and never fewer than one page). */
 async function deliveries(id) {
   const found = [];
+  let cursor = "";
   for (let page = 1; page <= 10; page += 1) {
-    const { data, paging } = await api.get(
-      `/v2/webhooks/${id}/deliveries?items_per_page=500&page=${page}`);
+    const { data, paging } = await api.get(`/v2/webhooks/${id}/deliveries?items_per_page=500`
+      + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
     found.push(...data);
     const oldest = data[data.length - 1];
-    if (page >= paging.count_pages || !oldest
-      || Date.parse(oldest.created_at) < Date.now() - DAY) break;
+    cursor = paging.next_cursor;
+    if (!cursor || !oldest || Date.parse(oldest.created_at) < Date.now() - DAY) break;
   }
   return found;
 }

@@ -72,7 +72,7 @@ def test_crashes_mid_batch_lose_nothing_and_duplicate_nothing(faulty_stack: Runn
     assert got == {(f"/w{i}", s) for i in range(3) for s in services}
     for webhook in webhooks:
         log = user.call("GET", f"/v2/webhooks/{webhook['id']}/deliveries").json()
-        assert log["paging"]["count_items"] == 8
+        assert len(log["data"]) == 8 and log["paging"]["next_cursor"] is None
         assert {d["status"] for d in log["data"]} == {"delivered"}
         assert {d["attempt_count"] for d in log["data"]} == {1}
 

@@ -111,8 +111,9 @@ def test_a_receiver_that_never_recovers_gets_n_plus_1_attempts_then_recover(
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
         recovered = user.call("POST", f"/v2/webhooks/{webhook['id']}/recover", {"since": iso})
         assert recovered.status_code == 202, recovered.text
-        assert recovered.json()["data"]["queued"] == 1
-        requests = wait_for_notifications(receiver, ATTEMPTS + 1)
+        job = f"/v2/webhooks/{webhook['id']}/recover/{recovered.json()['data']['id']}"
+        requests = wait_for_notifications(receiver, ATTEMPTS + 1)  # its function ran it
+        assert user.call("GET", job).json()["data"]["queued"] == 1
         assert len({r.headers["webhook-id"] for r in requests}) == 1
         delivery = only_delivery(user, webhook, "delivered")
         assert delivery["attempts"][-1]["trigger"] == "manual"

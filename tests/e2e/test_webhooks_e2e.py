@@ -101,7 +101,9 @@ def test_create_validate_verify_and_every_status_change(company: ApiUser,
     ("GET", "/v2/webhooks/999999", None, 404, "ResourceNotFound"),
     ("PUT", "/v2/webhooks/x1", {"token": "a"}, 404, "ResourceNotFound"),
     ("POST", "/v2/webhooks/abc/validate", None, 404, "ResourceNotFound"),
-    ("GET", "/v2/webhooks?page=abc", None, 400, "NotBetween"),
+    ("GET", "/v2/webhooks?items_per_page=abc", None, 400, "NotBetween"),
+    ("GET", "/v2/webhooks?cursor=abc", None, 400, "UnexpectedValue"),
+    ("GET", "/v2/webhooks?page=2", None, 400, "UnknownParameter"),
 ])
 def test_bad_input_is_a_4xx_in_the_error_format_and_changes_nothing(
         company: ApiUser, method: str, path: str, body: Any, status: int, type_: str) -> None:
@@ -198,8 +200,11 @@ def test_redirects_are_not_followed(company: ApiUser, receiver: Receiver) -> Non
 
 def test_operator_cli(stack: RunningStack, receiver: Receiver) -> None:
     (created,) = admin_cli(stack, "create-company", "--name", "CLI GmbH", "--plan", "basic")
-    assert {"company_id", "api_user", "api_key"} <= set(created)
+    assert {"company_id", "api_user", "api_key", "users_id"} <= set(created)
     user = ApiUser(stack.api, created["api_user"], created["api_key"], created["company_id"])
+    owner = user.call("GET", "/v4/users/me").json()["data"]  # the API user is a user
+    assert (owner["id"], owner["email"], owner["role"]) == \
+        (created["users_id"], created["api_user"], "owner")
     events = {r["type"]: r for r in user.call("GET", "/v2/webhooks/events").json()["data"]}
     assert events["user"]["limit"] == 2
 
@@ -225,6 +230,13 @@ def test_operator_cli(stack: RunningStack, receiver: Receiver) -> None:
                      created["key_id"]) == [{"success": True}]
     assert user.call("GET", "/v2/webhooks").status_code == 401
     assert second.call("GET", "/v2/webhooks").status_code == 200
+    assert issued["users_id"] == owner["id"]  # the same e-mail: the same user
+
+    (bot,) = admin_cli(stack, "issue-key", "--company-id", str(created["company_id"]),
+                       "--email", "bot@cli.example", "--user-name", "Sync bot")
+    me = ApiUser(stack.api, bot["api_user"], bot["api_key"], created["company_id"]).call(
+        "GET", "/v4/users/me").json()["data"]
+    assert (me["id"], me["name"], me["role"]) == (bot["users_id"], "Sync bot", "worker")
 
 
 def test_the_stack_stops_cleanly_on_sigterm() -> None:

@@ -152,8 +152,9 @@ def test_users_filter_by_team(tenant: Tenant, ids: dict[str, int]) -> None:
     team = create(tenant, "team", {"name": "Blue"})
     create(tenant, "user", {"email": "t@example.com", "name": "Teamed", "role": "worker",
                             "teams_id": team})
+    me = tenant.call("GET", "/v4/users/me").json_body["data"]["name"]  # the API user's
     assert names(listed(tenant, f"/v3/users?filter[teams_id]={team}")) == ["Teamed"]
-    assert names(listed(tenant, "/v3/users?filter[teams_id]=0&sort=-name")) == ["Wendy"]
+    assert names(listed(tenant, "/v3/users?filter[teams_id]=0&sort=-name")) == ["Wendy", me]
     assert listed(tenant, f"/v3/users/{ids['user']}?scope=viewAbsences")["data"]["name"] == \
         "Wendy"
 
@@ -178,7 +179,8 @@ def test_unknown_parameters_are_400_on_every_route(tenant: Tenant, ids: dict[str
         assert response.json_body["errors"][0]["type"] == "UnknownParameter"
     assert tenant.call("GET", item).json_body == before  # nothing changed, nothing deleted
     count = len(tenant.call("GET", listing).json_body[resource.list_key])
-    assert count == (2 if type_name in PREREQUISITES else 1)  # nothing created either
+    # nothing created either (beside the sample: a prerequisite, and the API user's user)
+    assert count == 1 + (type_name in PREREQUISITES) + (type_name == "user")
 
 
 @pytest.mark.parametrize("type_name", [t.name for t in resources.TYPES if t.delete_params])
@@ -245,5 +247,7 @@ def test_team_and_active_user_filters_and_the_team_name_sort(tenant: Tenant,
     changes = "/v2/workTimes/changeRequests?teams_id="
     assert users_of(f"{changes}0", "change_requests") == [ids["user"]]  # 0: in no team
     assert users_of(f"{changes}{blue},{amber}", "change_requests") == [in_blue]
-    assert names(listed(tenant, "/v3/users?sort=teams_name,name")) == ["Wendy", "Al", "Bea"]
-    assert names(listed(tenant, "/v3/users?sort=-teams_name")) == ["Bea", "Al", "Wendy"]
+    me = tenant.call("GET", "/v4/users/me").json_body["data"]["name"]  # in no team either
+    assert names(listed(tenant, "/v3/users?sort=teams_name,name")) == \
+        [me, "Wendy", "Al", "Bea"]
+    assert names(listed(tenant, "/v3/users?sort=-teams_name")) == ["Bea", "Al", me, "Wendy"]

@@ -74,7 +74,7 @@ def test_create_get_list_delete(tenant: Tenant, receiver: Receiver) -> None:
     assert fetched.json_body["data"] == webhook
     listed = tenant.call("GET", "/v2/webhooks").json_body
     assert listed["data"] == [webhook]
-    assert listed["paging"]["count_items"] == 1
+    assert listed["paging"] == {"items_per_page": 100, "next_cursor": None}
 
     deleted = tenant.call("DELETE", f"/v2/webhooks/{webhook['id']}")
     assert deleted.status_code == 200
@@ -90,14 +90,26 @@ def test_list_filters_and_pages(tenant: Tenant, receiver: Receiver) -> None:
     assert [w["event_name"] for w in page["data"]] == ["team.updated"]
     pending = tenant.call("GET", "/v2/webhooks?filter%5Bstatus%5D=active").json_body
     assert pending["data"] == []
-    second = tenant.call("GET", "/v2/webhooks?items_per_page=2&page=2").json_body
-    assert second["paging"] == {"items_per_page": 2, "current_page": 2, "count_pages": 2,
-                                "count_items": 3}
+    first = tenant.call("GET", "/v2/webhooks?items_per_page=2").json_body
+    assert [w["token"] for w in first["data"]] == ["t0", "t1"]
+    cursor = first["paging"]["next_cursor"]
+    second = tenant.call("GET", f"/v2/webhooks?items_per_page=2&cursor={cursor}").json_body
+    assert second["paging"] == {"items_per_page": 2, "next_cursor": None}
     assert [w["token"] for w in second["data"]] == ["t2"]
+    # a filtered page reads on until it is full, and goes on where it stopped
+    one = tenant.call("GET", "/v2/webhooks?items_per_page=1&filter%5Bstatus%5D="
+                      "pending_validation").json_body
+    rest = tenant.call("GET", "/v2/webhooks?items_per_page=5&filter%5Bstatus%5D="
+                       f"pending_validation&cursor={one['paging']['next_cursor']}").json_body
+    assert [w["token"] for w in one["data"] + rest["data"]] == ["t0", "t1", "t2"]
+    for forged in ("abc", "djE6eA", "%00", "djE6MTIzNDU2Nzg5MDEyMzQ1Njc4OQ"):
+        refused = tenant.call("GET", f"/v2/webhooks?cursor={forged}")
+        assert refused.status_code == 400, forged
+        assert refused.json_body["errors"][0]["path"] == "cursor"
     bad = tenant.call("GET", "/v2/webhooks?filter%5Bstatus%5D=sleeping")
     assert bad.status_code == 422
     assert tenant.call("GET", "/v2/webhooks?sort=id").status_code == 400
-    assert tenant.call("GET", "/v2/webhooks?page=0").status_code == 400
+    assert tenant.call("GET", "/v2/webhooks?page=2").status_code == 400  # cursors, not pages
 
 
 @pytest.mark.parametrize(("body", "status", "type_", "path"), [

@@ -146,7 +146,7 @@ def test_alarms_watch_what_can_go_wrong_and_notify_the_topic(packaged: dict[str,
     for name in ("DeliveryQueue", "BurstDeliveryQueue", "SlowDeliveryQueue"):
         assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", queue(name)) in watched
     for name in ("APIHandler", "FanOutChanges", "DeliverNotifications", "DeliverBursts",
-                 "DeliverToFailingEndpoints"):
+                 "DeliverToFailingEndpoints", "RecordDeadLetters", "RunRecoveries"):
         for metric in ("Errors", "Throttles"):
             assert ("AWS/Lambda", metric, function(name)) in watched
     age = alarms["FanOutIteratorAgeAlarm"]
@@ -162,8 +162,9 @@ def test_alarms_watch_what_can_go_wrong_and_notify_the_topic(packaged: dict[str,
 def test_the_readme_runbook_covers_every_alarm(packaged: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text()
     for name in _alarms(packaged):
-        generic = name.replace("APIHandler", "<Function>").replace(
-            "FanOutChanges", "<Function>").replace("DeliverNotifications", "<Function>").replace(
-            "DeliverBursts", "<Function>").replace(
-            "DeliverToFailingEndpoints", "<Function>").replace("RecordDeadLetters", "<Function>")
+        generic = name
+        for function in ("APIHandler", "FanOutChanges", "DeliverNotifications",
+                         "DeliverBursts", "DeliverToFailingEndpoints", "RecordDeadLetters",
+                         "RunRecoveries"):
+            generic = generic.replace(function, "<Function>")
         assert f"`{name}`" in readme or f"`{generic}`" in readme, name

@@ -94,10 +94,21 @@ def test_error_body_has_clockodos_shape() -> None:
                                 "path": "id", "details": None}]}
 
 
+def test_the_body_carries_clockodos_own_shape_beside_the_general_one() -> None:
+    refused = [errors.Unprocessable("name is required", path="name", type="Empty"),
+               errors.Unprocessable("bad", type="UnexpectedValue")]
+    flat = [e.to_error() for e in refused]
+    assert errors.error_body(*refused, shape=errors.NESTED) == {
+        "errors": [{**item, "error": item} for item in flat]}
+    assert errors.error_body(*refused, shape=errors.SIMPLE) == {
+        "errors": flat,
+        "error": {"code": 422, "message": "name is required", "fields": ["name"]}}
+
+
 def test_chalice_errors_are_rewritten_and_other_bodies_left_alone() -> None:
-    rewritten = errors.from_chalice_error({"Code": "MethodNotAllowedError",
-                                           "Message": "Unsupported method: PATCH"})
+    rewritten = errors.from_chalice_error(405, {"Code": "MethodNotAllowedError",
+                                                "Message": "Unsupported method: PATCH"})
     assert rewritten is not None
-    assert rewritten["errors"][0]["type"] == "MethodNotAllowed"
-    assert errors.from_chalice_error({"data": {"Code": 1}}) is None
-    assert errors.from_chalice_error("text") is None
+    assert (rewritten.status, rewritten.type) == (405, "MethodNotAllowed")
+    assert errors.from_chalice_error(400, {"data": {"Code": 1}}) is None
+    assert errors.from_chalice_error(400, "text") is None

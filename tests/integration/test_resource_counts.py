@@ -1,0 +1,79 @@
+"""Clockodo's page numbers and counts, kept rather than counted: an unfiltered page reads
+the items up to its end, and its count is one item kept with every create and delete."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from chalicelib import aws, resource_store, resources
+from tests.integration.conftest import Tenant
+
+CUSTOMER = resources.get("customer")
+
+
+class ItemsRead:
+    """The items DynamoDB reads for the calls this process makes meanwhile."""
+
+    def __enter__(self) -> ItemsRead:
+        self.items = 0
+        self.queries: list[dict[str, Any]] = []
+        aws.dynamodb().meta.events.register("after-call.dynamodb", self._count)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        aws.dynamodb().meta.events.unregister("after-call.dynamodb", self._count)
+
+    def _count(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "Query":
+            self.items += int(parsed.get("ScannedCount", 0))
+        elif model.name == "GetItem":
+            self.items += 1 if "Item" in parsed else 0
+
+
+def customers(tenant: Tenant, count: int) -> list[int]:
+    return [tenant.call("POST", "/v3/customers", {"name": f"C{i}"}).json_body["data"]["id"]
+            for i in range(count)]
+
+
+def test_counts_are_kept_with_every_create_and_delete(tenant: Tenant) -> None:
+    ids = customers(tenant, 7)
+    assert tenant.call("DELETE", f"/v3/customers/{ids[2]}").status_code == 200
+    assert tenant.call("DELETE", f"/v3/customers/{ids[2]}").status_code == 404  # not twice
+    kept = [i for i in ids if i != ids[2]]
+    assert resource_store.count(tenant.company_id, CUSTOMER) == 6
+    second = tenant.call("GET", "/v3/customers?items_per_page=4&page=2").json_body
+    assert second["paging"] == {"items_per_page": 4, "current_page": 2, "count_pages": 2,
+                                "count_items": 6}
+    assert [c["id"] for c in second["data"]] == kept[4:]
+    beyond = tenant.call("GET", "/v3/customers?items_per_page=4&page=9").json_body
+    assert beyond["data"] == [] and beyond["paging"]["count_items"] == 6
+    # the same answer as the filtered path, which reads and counts everything
+    everything = tenant.call("GET", "/v3/customers?items_per_page=4&page=2&sort=id").json_body
+    assert everything == second
+
+
+def test_a_page_reads_only_up_to_its_end_whatever_the_company_holds(tenant: Tenant) -> None:
+    customers(tenant, 40)
+    with ItemsRead() as first:
+        page = tenant.call("GET", "/v3/customers?items_per_page=5")
+    assert page.status_code == 200 and len(page.json_body["data"]) == 5
+    assert page.json_body["paging"]["count_items"] == 40
+    # the API user's key and company, the count, and the page's 5 customers
+    assert first.items <= 5 + 4, first.items
+    with ItemsRead() as third:
+        tenant.call("GET", "/v3/customers?items_per_page=5&page=3")
+    assert third.items <= 15 + 4, third.items
+    with ItemsRead() as filtered:  # a filter reads the type whole, as documented
+        tenant.call("GET", "/v3/customers?items_per_page=5&filter%5Bactive%5D=true")
+    assert filtered.items >= 40
+
+
+def test_concurrent_creates_and_deletes_keep_the_count_exact(tenant: Tenant) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        created = list(pool.map(lambda i: resource_store.create(
+            tenant.company_id, CUSTOMER, {"name": f"P{i}"}), range(24)))
+        list(pool.map(lambda i: resource_store.delete(tenant.company_id, CUSTOMER, i),
+                      created[:10]))
+    assert resource_store.count(tenant.company_id, CUSTOMER) == 14
+    listed = tenant.call("GET", "/v3/customers?items_per_page=100").json_body
+    assert listed["paging"]["count_items"] == 14 == len(listed["data"])
