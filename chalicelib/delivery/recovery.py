@@ -4,9 +4,10 @@ once; the ``run_recoveries`` function sends the failed deliveries again, a chunk
 A job is one item of the webhooks table, beside its webhook (``recovery#<webhook>#<job>``),
 that expires a day after it started. Its id is derived from the webhook and ``since``, so
 the same request within that day finds the running or finished job instead of sending
-again (a stopped job is started again). A step reads one chunk of the webhook's failed deliveries from the status index
-(``CHUNK``, after the job's cursor), queues them, records its progress conditional on its
-step number, and queues the next step: any number of deliveries, in steps of bounded time.
+again (a stopped job is started again). A step reads one chunk of the webhook's failed
+deliveries from the status index (``CHUNK``, after the job's cursor), queues them, records
+its progress conditional on its step number, and queues the next step: any number of
+deliveries, in steps of bounded time.
 Each delivery's message carries the request id ``<job>:<delivery>``, which the worker
 attempts at most once, so a step that runs twice (an SQS duplicate, a retry after a
 crash) never sends a delivery twice.
