@@ -41,9 +41,11 @@ package: $(STAMP)
 	rm -rf build/package
 	$(BIN)/chalice package --stage prod --merge-template infra/template.json build/package
 
-## bench: throughput, latency and AWS calls of the pipeline on the local stack (prints figures)
+## bench: throughput, latency and AWS calls of the pipeline on the local stack, then how
+## the cost of reads grows with the data stored (prints figures)
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib import observability
 from chalicelib.delivery import log as delivery_log
-from chalicelib.delivery import queue
+from chalicelib.delivery import queue, recovery
 
 log = observability.logger
 
@@ -26,8 +26,10 @@ def mark(records: list[dict[str, Any]]) -> dict[str, Any]:
     for record in records:
         body = str(record.get("body", ""))
         receives = record.get("attributes", {}).get("ApproximateReceiveCount", "?")
-        message = queue.parse(body)
         observability.count("DeadLetters")
+        if recovery.abandon(body, receives):  # a recovery job's step: the job stops
+            continue
+        message = queue.parse(body)
         if message is None:
             # the body holds ids only (never a token, URL or secret): keep it whole here
             log.error("unreadable message in the dead-letter queue",

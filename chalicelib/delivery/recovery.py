@@ -4,9 +4,10 @@ once; the ``run_recoveries`` function sends the failed deliveries again, a chunk
 A job is one item of the webhooks table, beside its webhook (``recovery#<webhook>#<job>``),
 that expires a day after it started. Its id is derived from the webhook and ``since``, so
 the same request within that day finds the running or finished job instead of sending
-again. A step reads one chunk of the webhook's failed deliveries from the status index
-(``CHUNK``, after the job's cursor), queues them, records its progress conditional on its
-step number, and queues the next step: any number of deliveries, in steps of bounded time.
+again (a stopped job is started again). A step reads one chunk of the webhook's failed
+deliveries from the status index (``CHUNK``, after the job's cursor), queues them, records
+its progress conditional on its step number, and queues the next step: any number of
+deliveries, in steps of bounded time.
 Each delivery's message carries the request id ``<job>:<delivery>``, which the worker
 attempts at most once, so a step that runs twice (an SQS duplicate, a retry after a
 crash) never sends a delivery twice.
@@ -67,9 +68,13 @@ def start(company_id: int, webhook_id: int, since: str) -> tuple[dict[str, Any],
     try:
         aws.dynamodb().put_item(
             TableName=aws.table_name(TABLE), Item=aws.to_attributes(values),
-            # an expired job (TTL deletes late) is replaced: the request starts a new one
-            ConditionExpression="attribute_not_exists(sk) OR expires_at < :now",
-            ExpressionAttributeValues={":now": {"N": str(int(now))}})
+            # an expired job (TTL deletes late) or a stopped one is replaced: the request
+            # starts it again (what it queued before carries the same request ids)
+            ConditionExpression="attribute_not_exists(sk) OR expires_at < :now "
+                                "OR #status = :stopped",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":now": {"N": str(int(now))},
+                                       ":stopped": {"S": STOPPED}})
     except aws.dynamodb().exceptions.ConditionalCheckFailedException:
         return get(company_id, webhook_id, job), False
     if queue.send_bodies([_step(company_id, webhook_id, job, 0)],
@@ -173,3 +178,27 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
                                      "company_id": company_id, "step": step,
                                      "queued": len(messages) - len(refused),
                                      "failed": len(refused), "status": status})
+
+
+def abandon(body: str, receives: str) -> bool:
+    """Stop the job whose step message reached the dead-letter queue (it failed every
+    receive), so that its progress says so; False when ``body`` is no step of a job."""
+    try:
+        message = json.loads(body)
+        company_id, webhook_id = int(message["company_id"]), int(message["webhook_id"])
+        job, step = str(message["job_id"]), int(message["step"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    why = (f"step {step} failed {receives} receives and went to the dead-letter queue; "
+           "recover again (deliveries already queued are not sent twice)")
+    aws.update_if(TableName=aws.table_name(TABLE), Key=_key(company_id, webhook_id, job),
+                  UpdateExpression="SET #status = :stopped, stopped_because = :why, "
+                                   "updated_at = :now",
+                  ConditionExpression="#status = :running",
+                  ExpressionAttributeNames={"#status": "status"},
+                  ExpressionAttributeValues=aws.to_attributes({
+                      ":stopped": STOPPED, ":why": why, ":now": clock.now_iso(),
+                      ":running": RUNNING}))
+    log.error("recovery step dead-lettered", extra={"job_id": job, "webhook_id": webhook_id,
+                                                     "company_id": company_id, "step": step})
+    return True

@@ -186,6 +186,25 @@ def test_a_job_stops_when_its_webhook_is_no_longer_active(
     assert stopped["status"] == "stopped" and "deleted" in stopped["stopped_because"]
 
 
+def test_a_dead_lettered_step_stops_its_job_and_the_same_request_starts_it_again(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:  # noqa: F811
+    webhook_id = subscribe(tenant, "customer.created", receiver.url)
+    seed(tenant, webhook_id, ["failed"])
+    job_id = start(tenant, webhook_id).json_body["data"]["id"]
+    (step,) = pipeline.messages(lane="recover")
+    dead = [{**step, "attributes": {"ApproximateReceiveCount": "20"}}]
+    assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+        {"batchItemFailures": []}
+    stopped = job(tenant, webhook_id, job_id)
+    assert stopped["status"] == "stopped"
+    assert "dead-letter queue" in stopped["stopped_because"]
+    again = start(tenant, webhook_id)
+    assert (again.status_code, again.json_body["data"]["id"]) == (202, job_id)
+    assert pipeline.run_recoveries() == 1
+    assert job(tenant, webhook_id, job_id)["status"] == "done"
+    assert len(pipeline.messages()) == 1
+
+
 def test_jobs_are_private_to_their_company(tenant: Tenant, other_tenant: Tenant,
                                            receiver: Receiver) -> None:
     webhook_id = subscribe(tenant, "customer.created", receiver.url)
