@@ -1,6 +1,7 @@
 """The webhooks service's Lambda functions: the HTTP API (one function behind API
-Gateway), the fan-out on the resources table's stream, the two delivery workers on
-their queues (the main one and the slow lane), and the dead-letter queue's handler.
+Gateway), the fan-out on the resources table's stream, the three delivery workers on
+their queues (the main one, the burst lane and the slow lane), and the dead-letter
+queue's handler.
 
 Each handler reads its input, calls one function in ``chalicelib``, and returns. Every
 request passes ``api.middleware`` first: it authenticates the caller and maps errors.
@@ -152,11 +153,18 @@ def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     return worker.deliver([record.to_dict() for record in event])
 
 
+@app.on_sqs_message(queue=settings.get().burst_queue_name, batch_size=10)
+@observability.handler
+def deliver_bursts(event: SQSEvent) -> dict[str, Any]:
+    """The burst lane: a company's deliveries beyond its share of the main queue."""
+    return worker.deliver([record.to_dict() for record in event], lane=worker.BURSTS)
+
+
 @app.on_sqs_message(queue=settings.get().slow_queue_name, batch_size=10)
 @observability.handler
 def deliver_to_failing_endpoints(event: SQSEvent) -> dict[str, Any]:
     """The slow lane: deliveries to endpoints that are failing, apart from the rest."""
-    return worker.deliver([record.to_dict() for record in event], slow_lane=True)
+    return worker.deliver([record.to_dict() for record in event], lane=worker.SLOW)
 
 
 @app.on_sqs_message(queue=settings.get().dead_letter_queue_name, batch_size=10)

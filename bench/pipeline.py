@@ -12,13 +12,16 @@ and prints:
 - the same with 10 % of the receivers hanging;
 - in-flight SQS messages per delivery waiting for its retry (50 failing deliveries);
 - 100 changes at once to one slow receiver: the most concurrent sends it saw;
-- a burst of BENCH_BURST_CHANGES (200) changes to one company's 10 webhooks (2,000
-  deliveries): the most concurrent sends one of its receivers saw (flow control), and
-  the latency of a second company's deliveries, one change every half second, meanwhile;
+- a second company's latency, one change every half second, first on its own, then
+  during a burst of BENCH_BURST_CHANGES (200) changes to one company's 10 webhooks (2,000
+  deliveries), side by side and as a ratio; and the most concurrent sends one of the
+  bursting company's receivers saw (flow control);
 - the import time of `app` against a bare `import boto3`.
 
 A benchmark, not a test: it asserts nothing. Its figures depend on the machine; the README
-gives the ones measured there. Settings: BENCH_CHANGES (default 100), BENCH_CLIENTS (4).
+gives the ones measured there. Settings: BENCH_CHANGES (default 100), BENCH_CLIENTS (4),
+BENCH_ONLY (a comma-separated subset of healthy, hanging, waiting, one, burst, import: run
+only those parts).
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ CHANGES = int(os.environ.get("BENCH_CHANGES", "100"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 SINGLE_CHANGES = 10  # made one at a time, for the unloaded latency
 BURST_CHANGES = int(os.environ.get("BENCH_BURST_CHANGES", "200"))
+QUIET_CHANGES = 10  # the second company's changes with no burst, one every half second
 WAITING = 50  # failing deliveries waiting for their retry
 TIMEOUT = 5  # seconds a hanging receiver costs each of its deliveries
 EVENT = "customer.created"
@@ -59,8 +63,8 @@ EVENT = "customer.created"
 # Calls the Lambda service makes for an event source mapping, not the functions.
 EVENT_SOURCE_ACTIONS = ("GetRecords", "GetShardIterator", "DescribeStream", "ReceiveMessage",
                         "DeleteMessageBatch", "DeleteMessage", "GetQueueAttributes")
-# Tables only the API touches when a resource changes.
-API_TABLES = ("-api_keys", "-companies", "-counters", "-resources")
+# Tables (and rate-limit counters) only the API touches when a resource changes.
+API_TABLES = ("-api_keys", "-companies", "-counters", "-resources", "-rate_limits user")
 
 
 class TimedReceiver(Receiver):
@@ -161,10 +165,10 @@ def scenario(label: str, hanging_share: float) -> dict[str, Any]:
 
 
 def queue_counts(stack: Any) -> dict[str, int]:
-    """In flight and delayed messages over both delivery queues."""
+    """In flight and delayed messages over the delivery queues."""
     sqs = aws_client(stack, "sqs")
     totals = {"in_flight": 0, "delayed": 0}
-    for queue in ("deliveries", "deliveries-slow"):
+    for queue in ("deliveries", "deliveries-bursts", "deliveries-slow"):
         url = sqs.get_queue_url(QueueName=f"{stack.ready['tables_prefix']}-{queue}")[
             "QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
@@ -231,7 +235,7 @@ def one_receiver() -> dict[str, Any]:
 
 
 def burst() -> dict[str, Any]:
-    """One company's burst against a second company's steady trickle."""
+    """A second company's latency with no burst, then during one company's burst."""
     stack = start_stack({"WEBHOOKS_PLAN_LIMITS": f"enterprise={WEBHOOKS}"})
     receivers = [TimedReceiver(delay=0.05).start() for _ in range(WEBHOOKS)]
     quiet = TimedReceiver().start()
@@ -243,14 +247,37 @@ def burst() -> dict[str, Any]:
             activate(first, receiver, EVENT)
         activate(second, quiet, EVENT)
         changed_at: dict[int, float] = {}
+        api_seconds: dict[int, float] = {}  # how long the change's own API call took
+
+        def quiet_change() -> None:
+            started = time.monotonic()
+            response = second.call("POST", "/v3/customers", {"name": "Quiet"})
+            customer = int(response.json()["data"]["id"])
+            changed_at[customer] = started
+            api_seconds[customer] = time.monotonic() - started
+
+        def quiet_latencies(ids: set[int]) -> list[float]:
+            return [arrived - changed_at[cid] for cid, arrived in quiet.arrivals().items()
+                    if cid in ids]
+
+        # the same trickle with no burst: the second company's latency on its own
+        for _ in range(QUIET_CHANGES):
+            quiet_change()
+            time.sleep(0.5)
+        deadline = time.monotonic() + 120
+        while len(quiet.arrivals()) < QUIET_CHANGES:
+            if time.monotonic() > deadline:
+                raise SystemExit("burst: the second company's deliveries did not arrive")
+            time.sleep(0.1)
+        alone = quiet_latencies(set(changed_at))
+        before = set(changed_at)
+
         bursting = threading.Event()
         bursting.set()
 
         def trickle() -> None:
             while bursting.is_set():
-                started = time.monotonic()
-                response = second.call("POST", "/v3/customers", {"name": "Quiet"})
-                changed_at[int(response.json()["data"]["id"])] = started
+                quiet_change()
                 time.sleep(0.5)
 
         trickler = threading.Thread(target=trickle, daemon=True)
@@ -267,18 +294,32 @@ def burst() -> dict[str, Any]:
         finished = time.monotonic()
         bursting.clear()
         trickler.join()
-        time.sleep(3)
-        latencies = [arrived - changed_at[cid] for cid, arrived in quiet.arrivals().items()
-                     if cid in changed_at]
+        deadline = time.monotonic() + 120
+        while len(quiet_latencies(set(changed_at) - before)) < len(changed_at) - len(before):
+            if time.monotonic() > deadline:
+                raise SystemExit("burst: the second company's deliveries did not arrive")
+            time.sleep(0.1)
+        during = quiet_latencies(set(changed_at) - before)
+        during_api = [api_seconds[c] for c in set(changed_at) - before]
+        alone_p50, alone_p95 = percentile(alone, 0.5), percentile(alone, 0.95)
+        during_p50, during_p95 = percentile(during, 0.5), percentile(during, 0.95)
         return {
             "scenario": "a burst of one company, a trickle of another",
             "burst_deliveries": BURST_CHANGES * WEBHOOKS,
             "burst_seconds": round(finished - began, 1),
             "most_concurrent_sends_one_receiver_saw": max(r.most_in_flight
                                                           for r in receivers),
-            "second_company_deliveries": len(latencies),
-            "second_company_latency_p50_ms": round(percentile(latencies, 0.5) * 1000),
-            "second_company_latency_p95_ms": round(percentile(latencies, 0.95) * 1000),
+            "second_company_deliveries_alone": len(alone),
+            "second_company_deliveries_during_burst": len(during),
+            "second_company_alone_p50_ms": round(alone_p50 * 1000),
+            "second_company_alone_p95_ms": round(alone_p95 * 1000),
+            "second_company_during_burst_p50_ms": round(during_p50 * 1000),
+            "second_company_during_burst_p95_ms": round(during_p95 * 1000),
+            "during_burst_over_alone_p50": round(during_p50 / alone_p50, 1),
+            "during_burst_over_alone_p95": round(during_p95 / alone_p95, 1),
+            # the part of it the API call took, in the same process on the same cores
+            "second_company_during_burst_api_call_p50_ms": round(
+                percentile(during_api, 0.5) * 1000),
         }
     finally:
         for receiver in (*receivers, quiet):
@@ -302,17 +343,26 @@ def import_times(statements: list[str], runs: int = 9) -> list[float]:
 
 
 def main() -> None:
+    only = {part.strip() for part in os.environ.get("BENCH_ONLY", "").split(",")
+            if part.strip()}
+
+    def wanted(part: str) -> bool:
+        return not only or part in only
+
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}", flush=True)
-    for label, share in (("healthy receivers", 0.0), ("10% of receivers hanging", 0.1)):
-        print(json.dumps(scenario(label, share)), flush=True)
-    print(json.dumps(waiting_retries()), flush=True)
-    print(json.dumps(one_receiver()), flush=True)
-    print(json.dumps(burst()), flush=True)
-    boto3_s, app_s = import_times(["import boto3", "import app"])
-    print(json.dumps({"import_boto3_ms": round(boto3_s * 1000, 1),
-                      "import_app_ms": round(app_s * 1000, 1),
-                      "import_app_over_boto3": round(app_s / boto3_s, 2)}), flush=True)
+    for part, label, share in (("healthy", "healthy receivers", 0.0),
+                               ("hanging", "10% of receivers hanging", 0.1)):
+        if wanted(part):
+            print(json.dumps(scenario(label, share)), flush=True)
+    for part, run in (("waiting", waiting_retries), ("one", one_receiver), ("burst", burst)):
+        if wanted(part):
+            print(json.dumps(run()), flush=True)
+    if wanted("import"):
+        boto3_s, app_s = import_times(["import boto3", "import app"])
+        print(json.dumps({"import_boto3_ms": round(boto3_s * 1000, 1),
+                          "import_app_ms": round(app_s * 1000, 1),
+                          "import_app_over_boto3": round(app_s / boto3_s, 2)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
                                          [--role owner|worker] [--user-name NAME]
     python -m chalicelib.admin list-keys --email EMAIL
     python -m chalicelib.admin revoke-key --email EMAIL --key-id KEY_ID
+    python -m chalicelib.admin kept-changes [--event FILE]
 
 An API user is a user of its company (``api_users``): create-company makes the owner's
 user (role ``owner``) with the first key, and issue-key makes the user of an e-mail that
@@ -75,9 +76,38 @@ def issue_key(company_id: int, email: str, role: str = api_users.WORKER,
             "api_key": issued.api_key, "key_id": issued.key_id, "users_id": users_id}
 
 
+def kept_changes(event_file: str | None = None,
+                 hide_seconds: int = 900) -> list[dict[str, Any]]:
+    """What the fan-out's failure queue holds: one row per stream record kept there
+    (reassembled when it was kept in parts) and one per other message (a range the
+    stream mapping gave up on, an incomplete record). With ``event_file``, the kept
+    records are written there as one Lambda event, the fan-out's input, to replay them.
+    Every message read stays hidden for ``hide_seconds``, then comes back (it is never
+    deleted here)."""
+    from chalicelib import aws, settings
+    from chalicelib.delivery import unreadable
+
+    url = aws.queue_url(settings.get().fanout_failure_queue_name)
+    texts: list[str] = []
+    while True:
+        messages = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                             VisibilityTimeout=hide_seconds,
+                                             WaitTimeSeconds=1).get("Messages", [])
+        if not messages:
+            break
+        texts += [message["Body"] for message in messages]
+    records, notes = unreadable.records(texts)
+    if event_file is not None:
+        Path(event_file).write_text(json.dumps({"Records": records}), encoding="utf-8")
+    return [{"kept_record": r.get("eventID"),
+             "sequence_number": r.get("dynamodb", {}).get("SequenceNumber")}
+            for r in records] + [{"note": note} for note in notes]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.admin",
-                                     description="Manage companies, plans and API keys.")
+                                     description="Manage companies, plans and API keys; "
+                                                 "read the fan-out's failure queue.")
     parser.add_argument("--stage", default="prod",
                         help="stage whose tables to use when MOTO_PORT is unset")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke an API key")
     revoke.add_argument("--email", required=True)
     revoke.add_argument("--key-id", required=True)
+    kept = commands.add_parser("kept-changes", help="list what the fan-out's failure queue "
+                               "holds (each message is hidden for 15 minutes, not deleted)")
+    kept.add_argument("--event", help="write the kept stream records, whole, to this file "
+                      "as one Lambda event for the fan-out function")
     return parser
 
 
@@ -118,6 +152,8 @@ def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
         return [issue_key(args.company_id, args.email, args.role, args.user_name)]
     if args.command == "list-keys":
         return auth.list_keys(args.email)
+    if args.command == "kept-changes":
+        return kept_changes(args.event)
     auth.revoke_key(args.email, args.key_id)
     return [{"success": True}]
 

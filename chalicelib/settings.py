@@ -49,6 +49,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     delivery_queue_name: str = "clockodo-webhooks-dev-deliveries"
     slow_queue_name: str = "clockodo-webhooks-dev-deliveries-slow"
+    burst_queue_name: str = "clockodo-webhooks-dev-deliveries-bursts"
+    company_share_per_second: int = 50
     resources_stream_arn: str = PLACEHOLDER_STREAM_ARN
     delivery_connect_timeout_seconds: float = 5.0
     delivery_timeout_seconds: float = 15.0
@@ -165,6 +167,10 @@ def from_environ(env: Mapping[str, str]) -> Settings:
                                     f"clockodo-webhooks-{stage}-deliveries"),
         slow_queue_name=env.get("WEBHOOKS_SLOW_QUEUE",
                                 f"clockodo-webhooks-{stage}-deliveries-slow"),
+        burst_queue_name=env.get("WEBHOOKS_BURST_QUEUE",
+                                 f"clockodo-webhooks-{stage}-deliveries-bursts"),
+        company_share_per_second=int(_number(env.get("WEBHOOKS_COMPANY_SHARE", "50"),
+                                             "WEBHOOKS_COMPANY_SHARE", int)),
         resources_stream_arn=env.get("WEBHOOKS_RESOURCES_STREAM_ARN", PLACEHOLDER_STREAM_ARN),
         delivery_connect_timeout_seconds=_number(
             env.get("WEBHOOKS_DELIVERY_CONNECT_TIMEOUT_SECONDS", "5"),

@@ -28,9 +28,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class SerializedDynamoDB:
     """WSGI middleware: one DynamoDB request at a time, everything else as it comes.
 
-    It also counts the AWS calls it serves by action and table or queue, for the
-    benchmark: ``GET /_local/calls`` answers the counts, ``DELETE /_local/calls`` resets
-    them.
+    It also counts the AWS calls it serves by action and table or queue (and, for an
+    item of ``rate_limits``, the kind of counter: ``user``, ``endpoint``, ``company``…),
+    for the benchmark: ``GET /_local/calls`` answers the counts, ``DELETE /_local/calls``
+    resets them.
     """
 
     def __init__(self, app: WsgiApp) -> None:
@@ -62,6 +63,9 @@ class SerializedDynamoDB:
             or ",".join(sorted(request.get("RequestItems", {}))) or ""
         if request.get("IndexName"):
             where += "/" + request["IndexName"]
+        bucket = request.get("Key", {}).get("bucket", {}).get("S")
+        if isinstance(bucket, str):  # a rate_limits item: say which kind of counter
+            where += " " + bucket.split("#", 1)[0]
         with self._count_lock:
             self.calls[f"{action} {where}".strip()] += 1
 

@@ -12,7 +12,10 @@ very handler Lambda would (``app.<name>``) and acts on the answer as Lambda does
   error bisects the batch (``BisectBatchOnFunctionError``; splitting counts no retry);
   after ``MaximumRetryAttempts`` the record range is reported to the on-failure queue and
   skipped, so no record stalls the shard for ever. Records moto serves but botocore
-  cannot parse are read raw, as Lambda's own poller would hand them over;
+  cannot parse are read raw, as Lambda's own poller would hand them over. With a
+  ``ParallelizationFactor``, a shard's records are split by partition key into lanes that
+  each go on in order on their own (a record's lane: its numeric key modulo the lanes,
+  here at most ``stream_lanes``), so one partition key's backlog holds up no other's;
 - queues: batches of up to ``batch_size`` messages, several batches at once (up to the
   mapping's ``ScalingConfig.MaximumConcurrency``, as Lambda's pollers scale out);
   messages not reported as failed are deleted; failed ones (or all, on an error or a
@@ -25,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -163,14 +167,20 @@ class _Poller:
 
 
 class StreamPoller(_Poller):
-    """One DynamoDB stream → one handler, as a Lambda event source mapping would."""
+    """One DynamoDB stream → one handler, as a Lambda event source mapping would; with
+    ``lanes`` > 1, the records of lane ``lane`` only (ParallelizationFactor: one poller
+    per lane, each with its own place in every shard)."""
 
     def __init__(self, name: str, handler: Handler, streams: Any, stream_arn: str,
                  region: str, batch_size: int = 100, max_retries: int = 10,
                  retry_delay: float = 0.2, on_failure: Callable[[dict[str, Any]], None]
                  | None = None, batching_window: float = 0, bisect: bool = True,
-                 timeout: float = 60) -> None:
+                 timeout: float = 60, partition_key: str | None = None, lane: int = 0,
+                 lanes: int = 1) -> None:
         super().__init__(name, handler, timeout)
+        self._partition_key = partition_key
+        self._lane = lane
+        self._lanes = lanes
         self._bisect = bisect
         self._limits: dict[str, int] = {}  # a shard's batch size while bisecting
         self._window = batching_window
@@ -202,7 +212,7 @@ class StreamPoller(_Poller):
             limit = self._limits.get(shard_id, self._batch_size)
             response = self._get_records(iterator, limit)
             records = [stream_event_record(r, self._arn, self._region)
-                       for r in response.get("Records", [])]
+                       for r in response.get("Records", []) if self._mine(r)]
             if not records:
                 self._iterators[shard_id] = response.get("NextShardIterator")
                 continue
@@ -230,6 +240,15 @@ class StreamPoller(_Poller):
                 continue
             self._retry_or_skip(shard_id, records, failed, response.get("NextShardIterator"))
         return busy
+
+    def _mine(self, record: dict[str, Any]) -> bool:
+        """Whether a record belongs to this poller's lane (by its partition key)."""
+        if self._lanes == 1:
+            return True
+        value = record.get("dynamodb", {}).get("Keys", {}).get(self._partition_key or "")
+        text = str(next(iter(value.values()), "")) if isinstance(value, dict) else ""
+        number = int(text) if text.isdigit() else zlib.crc32(text.encode())
+        return number % self._lanes == self._lane
 
     def _at(self, shard_id: str, sequence: str) -> str:
         return str(self._streams.get_shard_iterator(
@@ -340,6 +359,20 @@ def mapping_settings(function_name: str) -> dict[str, Any]:
     return {}
 
 
+def partition_key(mapping: dict[str, Any]) -> str | None:
+    """The partition (hash) key of the table whose stream a mapping reads, from the
+    template."""
+    from local.infra import _template
+
+    stream = mapping.get("Stream", {})
+    logical = stream.get("Fn::GetAtt", [""])[0] if isinstance(stream, dict) else ""
+    table = _template()["Resources"].get(logical, {})
+    for key in table.get("Properties", {}).get("KeySchema", []):
+        if key.get("KeyType") == "HASH":
+            return str(key["AttributeName"])
+    return None
+
+
 def lambda_timeout(function_name: str, stage: str = "prod") -> float:
     """The function's ``lambda_timeout`` (``.chalice/config.json``; Chalice's default is
     60 s); ``LOCAL_LAMBDA_TIMEOUT_SECONDS`` replaces it for tests."""
@@ -357,12 +390,14 @@ def lambda_timeout(function_name: str, stage: str = "prod") -> float:
 
 def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             on_stream_failure: Callable[[dict[str, Any]], None] | None = None,
-            queue_pollers: int = 4, batching_window: float | None = None) -> list[_Poller]:
+            queue_pollers: int = 4, batching_window: float | None = None,
+            stream_lanes: int = 2) -> list[_Poller]:
     """A poller for every stream and queue handler the Chalice ``app`` registers; the
     handler invoked is ``module.<name>``, the object Lambda's handler string names.
     ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds; a queue
     gets as many concurrent batches as its mapping's MaximumConcurrency allows, at most
-    ``queue_pollers`` on this machine."""
+    ``queue_pollers`` on this machine; a stream as many lanes as its mapping's
+    ParallelizationFactor, at most ``stream_lanes`` (each lane polls on its own)."""
     pollers: list[_Poller] = []
     for source in app.event_sources:
         handler = getattr(module, source.name)
@@ -370,22 +405,24 @@ def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             window = source.maximum_batching_window_in_seconds \
                 if batching_window is None else batching_window
             mapping = mapping_settings(source.name)
-            poller: _Poller = StreamPoller(
-                source.name, handler, streams, source.stream_arn, region,
-                batch_size=source.batch_size, on_failure=on_stream_failure,
-                batching_window=window, timeout=lambda_timeout(source.name),
-                bisect=bool(mapping.get("BisectBatchOnFunctionError", False)),
-                max_retries=int(mapping.get("MaximumRetryAttempts", 10)))
-            poller.start()
+            lanes = min(int(mapping.get("ParallelizationFactor", 1)), stream_lanes)
+            for lane in range(lanes):
+                stream_poller = StreamPoller(
+                    source.name, handler, streams, source.stream_arn, region,
+                    batch_size=source.batch_size, on_failure=on_stream_failure,
+                    batching_window=window, timeout=lambda_timeout(source.name),
+                    bisect=bool(mapping.get("BisectBatchOnFunctionError", False)),
+                    max_retries=int(mapping.get("MaximumRetryAttempts", 10)),
+                    partition_key=partition_key(mapping), lane=lane, lanes=lanes)
+                stream_poller.start()
+                pollers.append(stream_poller)
         elif hasattr(source, "queue"):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
-            poller = QueuePoller(source.name, handler, sqs, url, region,
-                                 batch_size=source.batch_size,
-                                 timeout=lambda_timeout(source.name))
+            queue_poller = QueuePoller(source.name, handler, sqs, url, region,
+                                       batch_size=source.batch_size,
+                                       timeout=lambda_timeout(source.name))
             maximum = mapping_settings(source.name).get("ScalingConfig", {}).get(
                 "MaximumConcurrency", queue_pollers)
-            poller.start(min(int(maximum), queue_pollers))
-        else:
-            continue
-        pollers.append(poller)
+            queue_poller.start(min(int(maximum), queue_pollers))
+            pollers.append(queue_poller)
     return pollers

@@ -28,14 +28,14 @@ def _crash_mid_batch(name: str, original: Callable[[list[Any]], Any]) -> Callabl
     armed.set()
     lock = threading.Lock()
 
-    def wrapper(records: list[Any]) -> Any:
+    def wrapper(records: list[Any], **options: Any) -> Any:
         with lock:
             fire = armed.is_set() and len(records) >= 2
             if fire:
                 armed.clear()
         if not fire:
-            return original(records)
-        original(records[: len(records) // 2])
+            return original(records, **options)  # e.g. the worker's lane
+        original(records[: len(records) // 2], **options)
         print(f"FAULT {name}: crashed after {len(records) // 2} of {len(records)} records",
               flush=True)
         raise InjectedCrash(name)

@@ -78,7 +78,7 @@ def create_tables(client: Any, table_prefix: str) -> list[str]:
 
 
 _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                     "ReceiveMessageWaitTimeSeconds")
+                     "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize")
 
 
 def create_queues(client: Any, table_prefix: str,

@@ -20,6 +20,7 @@ FUNCTIONS = {  # Chalice's function name → its logical id in the template
     "api_handler": "APIHandler",
     "fan_out_changes": "FanOutChanges",
     "deliver_notifications": "DeliverNotifications",
+    "deliver_bursts": "DeliverBursts",
     "deliver_to_failing_endpoints": "DeliverToFailingEndpoints",
     "record_dead_letters": "RecordDeadLetters",
     "run_recoveries": "RunRecoveries",

@@ -5,6 +5,9 @@ worker crashed or timed out on it again and again), or at once when no version o
 worker can read it. Each one is logged whole at ERROR level and counted (``DeadLetters``,
 which the ``DeadLettersAlarm`` watches); an automatic delivery's log entry becomes
 ``failed`` with the reason (created if it was never attempted), so ``recover`` finds it.
+A manual request's (redelivery, recovery, test event) becomes a failed manual attempt
+with the reason: a test event is then ``failed``, a delivery with an automatic schedule
+keeps its own status.
 """
 from __future__ import annotations
 
@@ -34,13 +37,16 @@ def mark(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         ids = {key: message[key] for key in ("delivery_id", "webhook_id", "company_id",
                                               "event_name", "trigger")}
-        if message["trigger"] != "automatic":
-            log.error("manual attempt dead-lettered: not made", extra={**ids, "body": body})
-            continue
         reason = (f"not delivered: its queue message failed {receives} receives and went to "
                   "the dead-letter queue")
         try:
-            marked = delivery_log.mark_failed(message, reason)
+            if message["trigger"] == "automatic":
+                marked = delivery_log.mark_failed(message, reason)
+            else:
+                if not isinstance(message["request_id"], str):
+                    # as the worker names a request without an id: by its message's id
+                    message["request_id"] = str(record.get("messageId"))
+                marked = delivery_log.fail_manual(message, reason)
         except Exception:
             log.exception("cannot mark a dead-lettered delivery failed", extra=ids)
             again.append(str(record["messageId"]))

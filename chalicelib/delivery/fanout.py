@@ -2,7 +2,8 @@
 
 Runs on batches of DynamoDB stream records. For each (company, event) in the batch it asks
 the sparse index once for the active webhooks, and puts one message per (change, webhook)
-on the delivery queue, ten per call. It never calls a receiver.
+on the delivery queue, ten per call; a company's deliveries beyond its share of the main
+queue go to the burst lane (``fairness``). It never calls a receiver.
 
 Delivery ids are derived from the stream record and the webhook, so a retried batch puts
 the same ids on the queue again and the delivery worker sends each one once. A record
@@ -12,13 +13,13 @@ retries the stream from that record on.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import defaultdict
 from typing import Any
 
 from chalicelib import budget_usage, events, observability, settings, subscriptions
-from chalicelib.delivery import queue
+from chalicelib.delivery import fairness, queue
+from chalicelib.delivery import unreadable as unreadable_records
 from chalicelib.events import Change
 
 log = observability.logger
@@ -82,7 +83,7 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, Any]:
         outgoing += [(change, message(change, webhook_id))
                      for change in group for webhook_id in webhook_ids]
 
-    refused = queue.send([m for _, m in outgoing])
+    refused = fairness.send([m for _, m in outgoing])
     failed.update(outgoing[index][0].sequence_number for index in refused)
     queued = len(outgoing) - len(refused)
     # the lag: how old the oldest change of the batch is when its deliveries are queued
@@ -104,14 +105,19 @@ def _in_stream_order(records: list[dict[str, Any]], failed: set[str]) -> list[st
 
 
 def _keep_unreadable(unreadable: list[tuple[dict[str, Any], str]]) -> list[str]:
-    """Put each record the fan-out cannot read, whole, on the fan-out's failure queue,
-    where an operator can replay it once the cause is fixed (README: runbook); return the
-    sequence numbers of those that could not be put there (the stream retries them)."""
+    """Put each record the fan-out cannot read, whole (in parts when it is larger than a
+    message), on the fan-out's failure queue, where an operator can replay it once the
+    cause is fixed (README: runbook); return the sequence numbers of those that could
+    not be put there whole (the stream retries them)."""
     if not unreadable:
         return []
-    bodies = [json.dumps({"reason": "cannot derive events", "error": error,
-                          "record": record}, default=str)
-              for record, error in unreadable]
-    refused = queue.send_bodies(bodies, settings.get().fanout_failure_queue_name)
+    bodies: list[str] = []
+    owners: list[int] = []  # the index in ``unreadable`` of each body's record
+    for index, (record, error) in enumerate(unreadable):
+        kept = unreadable_records.bodies(record, error)
+        bodies += kept
+        owners += [index] * len(kept)
+    refused = {owners[i] for i in queue.send_bodies(bodies,
+                                                    settings.get().fanout_failure_queue_name)}
     observability.count("UnreadableChanges", len(unreadable) - len(refused))
-    return [unreadable[index][0]["dynamodb"]["SequenceNumber"] for index in refused]
+    return [unreadable[index][0]["dynamodb"]["SequenceNumber"] for index in sorted(refused)]

@@ -7,11 +7,14 @@ A webhook has that many *slots*, items in the ``rate_limits`` table keyed
 one), and gives it back when done. A delivery that finds no free slot is not attempted:
 it waits its turn on the queue (a short hop) without counting as a failed attempt and
 without holding a worker. Slots are tried from a random start, so a busy endpoint costs
-a few writes per look, and a quiet one a single write.
+a few writes per look, and a quiet one a single write. A container never tries the slots
+it holds itself (the sends of one batch to one webhook take different slots at once), and
+once it holds them all it knows, without a write, that the delivery waits.
 """
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -20,6 +23,10 @@ from chalicelib import aws, clock
 TABLE = "rate_limits"
 PROBES = 3  # slots tried before waiting
 
+#: The slots this container holds or is taking now, by webhook.
+_held: dict[int, set[int]] = {}
+_held_lock = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -27,6 +34,26 @@ class Slot:
 
     key: str
     token: str
+    webhook_id: int = 0
+    index: int = 0
+
+
+def _reserve(webhook_id: int, index: int) -> bool:
+    """Mark a slot as this container's to try; False when it holds or tries it already."""
+    with _held_lock:
+        held = _held.setdefault(webhook_id, set())
+        if index in held:
+            return False
+        held.add(index)
+        return True
+
+
+def _unreserve(webhook_id: int, index: int) -> None:
+    with _held_lock:
+        held = _held.get(webhook_id, set())
+        held.discard(index)
+        if not held:
+            _held.pop(webhook_id, None)
 
 
 def _key(webhook_id: int, index: int) -> str:
@@ -38,9 +65,16 @@ def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot 
     the ones tried are all held."""
     now = clock.now()
     token = uuid.uuid4().hex
-    start = random.randrange(concurrency)
-    for step in range(min(PROBES, concurrency)):
-        key = _key(webhook_id, (start + step) % concurrency)
+    with _held_lock:
+        held = set(_held.get(webhook_id, ()))
+    free = [index for index in range(concurrency) if index not in held]
+    if not free:
+        return None  # this container holds every slot: no write can find one free
+    start = random.randrange(len(free))
+    for index in (free[start:] + free[:start])[:PROBES]:
+        if not _reserve(webhook_id, index):
+            continue  # another thread of this container took it meanwhile
+        key = _key(webhook_id, index)
         taken = aws.update_if(
             TableName=aws.table_name(TABLE), Key={"bucket": {"S": key}},
             UpdateExpression="SET lease_until = :until, holder = :token, "
@@ -51,14 +85,18 @@ def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot 
                 ":expires": {"N": str(int(now + lease_seconds) + 86400)},
                 ":now": {"N": str(now)}})
         if taken is not None:
-            return Slot(key, token)
+            return Slot(key, token, webhook_id, index)
+        _unreserve(webhook_id, index)
     return None
 
 
 def release(slot: Slot) -> None:
     """Give the slot back (unless its lease ran out and another worker holds it now)."""
-    aws.update_if(
-        TableName=aws.table_name(TABLE), Key={"bucket": {"S": slot.key}},
-        UpdateExpression="SET lease_until = :zero",
-        ConditionExpression="holder = :token",
-        ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": slot.token}})
+    try:
+        aws.update_if(
+            TableName=aws.table_name(TABLE), Key={"bucket": {"S": slot.key}},
+            UpdateExpression="SET lease_until = :zero",
+            ConditionExpression="holder = :token",
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": slot.token}})
+    finally:
+        _unreserve(slot.webhook_id, slot.index)

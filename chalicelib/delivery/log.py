@@ -10,7 +10,9 @@ queue message was sent for (``queued``), and the lease of the worker sending now
 conditional write: only the next attempt, when due, of a ``pending`` delivery no worker
 holds. Only that worker can record the attempt's result (the write is conditional on the
 attempt number and its lease token). Manual attempts have their own count
-(``manual_count``) and the ids of the requests already attempted (``manual_requests``).
+(``manual_count``), the ids of the requests whose attempt is recorded
+(``manual_requests``), and a lease of their own (``manual_lease_until``,
+``manual_lease_token``), taken and released the same way.
 """
 from __future__ import annotations
 
@@ -148,16 +150,34 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, tok
     ) is not None
 
 
-def claim_manual(message: dict[str, Any], request_id: str, *,
-                 retention_days: int) -> dict[str, Any] | None:
-    """Claim the one attempt of a manual request (redelivery, recovery, test event): the
-    delivery's state, or None when this request was already dealt with (a duplicate).
-    Manual attempts have a count of their own and never touch the automatic schedule."""
+@dataclass(frozen=True)
+class ManualClaim:
+    """A manual attempt this worker has claimed."""
+
+    number: int  # its number among the delivery's manual attempts
+    scheduled: bool  # the delivery has an automatic schedule (which keeps its status)
+    status: str  # the delivery's status when claimed
+
+
+_NOT_RECORDED = "(attribute_not_exists(manual_requests) OR NOT contains(manual_requests, :rid))"
+
+
+def claim_manual(message: dict[str, Any], request_id: str, *, lease_seconds: float,
+                 retention_days: int, token: str) -> ManualClaim | None:
+    """Claim the one attempt of a manual request (redelivery, recovery, test event) for
+    this worker (``token``), leased as an automatic attempt is: None when it cannot be
+    claimed now (``manual_wait`` says whether it was made already or is being made).
+
+    A delivery's manual attempts are made one at a time (one lease per delivery), and a
+    request counts as made only once its result is recorded: a worker that dies after
+    claiming leaves a lease that runs out, and the request's message, coming back, makes
+    the attempt then. Manual attempts never touch the automatic schedule."""
     now = clock.now()
     values = {
-        ":one": 1, ":request": {request_id}, ":rid_text": request_id, ":pending": PENDING,
+        ":rid": request_id, ":pending": PENDING, ":now": int(now), ":token": token,
+        ":lease": int(now + lease_seconds) + 1,
         ":company": message["company_id"], ":event": message["event_name"],
-        ":rtype": message["resource_type"], ":rid": message["resource_id"],
+        ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
         ":occurred": message["occurred_at"], ":created": clock.iso(now),
         ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
         ":skey": status_key(message["webhook_id"], PENDING),
@@ -167,32 +187,51 @@ def claim_manual(message: dict[str, Any], request_id: str, *,
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=(
             "SET company_id = :company, event_name = :event, resource_type = :rtype, "
-            "resource_id = :rid, occurred_at = :occurred, "
+            "resource_id = :rid_number, occurred_at = :occurred, "
             "created_at = if_not_exists(created_at, :created), "
             "expires_at = if_not_exists(expires_at, :expires), "
             "test_event = if_not_exists(test_event, :test), "
             "#status = if_not_exists(#status, :pending), "
-            "status_key = if_not_exists(status_key, :skey) "
-            "ADD manual_count :one, manual_requests :request"),
-        ConditionExpression=("attribute_not_exists(manual_requests) OR "
-                             "NOT contains(manual_requests, :rid_text)"),
+            "status_key = if_not_exists(status_key, :skey), manual_lease_until = :lease, "
+            "manual_lease_token = :token"),
+        ConditionExpression=(f"{_NOT_RECORDED} AND (attribute_not_exists(manual_lease_until)"
+                             " OR manual_lease_until < :now)"),
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=aws.to_attributes(values),
         ReturnValues="ALL_NEW",
     )
     if response is None:
         return None
-    return aws.from_attributes(response["Attributes"])
+    values = aws.from_attributes(response["Attributes"])
+    return ManualClaim(int(values.get("manual_count", 0)) + 1,
+                       int(values.get("attempt_count", 0)) > 0, str(values["status"]))
+
+
+def manual_wait(message: dict[str, Any], request_id: str) -> float | None:
+    """Why a manual request could not be claimed: None when its attempt is recorded
+    already (a copy of its message), else the seconds until the lease held now ends."""
+    item = aws.dynamodb().get_item(
+        TableName=aws.table_name(TABLE), ConsistentRead=True,
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        ProjectionExpression="manual_requests, manual_lease_until").get("Item")
+    values = aws.from_attributes(item or {})
+    if request_id in values.get("manual_requests", []):
+        return None
+    return max(0.0, float(values.get("manual_lease_until", 0)) - clock.now())
 
 
 def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: bool,
-                  scheduled: bool) -> None:
-    """Store a manual attempt. A success makes the delivery ``delivered``; a failure
-    changes its status only when it has no automatic schedule (a test event: ``failed``),
-    so a failed redelivery never ends the automatic retries."""
+                  scheduled: bool, *, request_id: str, token: str) -> bool:
+    """Store a manual attempt and count its request as made, releasing the lease; only
+    the worker that claimed it can (False: its lease ran out and another worker took the
+    request over). A success makes the delivery ``delivered``; a failure changes its
+    status only when it has no automatic schedule (a test event: ``failed``), so a failed
+    redelivery never ends the automatic retries."""
     values: dict[str, Any] = {":at": attempt["requested_at"], ":code": attempt["status_code"],
-                              ":error": attempt["error"]}
-    update = "SET last_attempt_at = :at, last_status_code = :code, last_error = :error"
+                              ":error": attempt["error"], ":zero": 0, ":one": 1,
+                              ":request": {request_id}, ":rid": request_id, ":token": token}
+    update = ("SET last_attempt_at = :at, last_status_code = :code, last_error = :error, "
+              "manual_lease_until = :zero")
     names: dict[str, str] = {}
     if succeeded or not scheduled:
         update += ", #status = :status, status_key = :skey"
@@ -203,13 +242,61 @@ def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: b
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
         values[":attempt"] = [attempt]
-    aws.dynamodb().update_item(
+    return aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
-        UpdateExpression=update,
+        UpdateExpression=update + " ADD manual_count :one, manual_requests :request",
+        ConditionExpression=f"manual_lease_token = :token AND {_NOT_RECORDED}",
         **({"ExpressionAttributeNames": names} if names else {}),
         ExpressionAttributeValues=aws.to_attributes(values),
-    )
+    ) is not None
+
+
+def fail_manual(message: dict[str, Any], reason: str) -> bool:
+    """Record a manual request that can no longer be attempted (its message went to the
+    dead-letter queue) as a failed manual attempt with the reason, unless its attempt was
+    recorded; a delivery without an automatic schedule (a test event) becomes ``failed``,
+    one with a schedule keeps its status. The entry is created if it was never claimed.
+    False when the request had been recorded."""
+    request_id = str(message["request_id"])
+    item = aws.dynamodb().get_item(
+        TableName=aws.table_name(TABLE), ConsistentRead=True,
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        ProjectionExpression="attempt_count, manual_count, manual_requests").get("Item")
+    known = aws.from_attributes(item or {})
+    if request_id in known.get("manual_requests", []):
+        return False
+    now = clock.now()
+    number = int(known.get("manual_count", 0)) + 1
+    scheduled = int(known.get("attempt_count", 0)) > 0
+    entry = attempt_entry(number, message["trigger"], now, 0, None, reason[:500], "")
+    values: dict[str, Any] = {
+        ":reason": reason[:500], ":one": 1, ":request": {request_id}, ":rid": request_id,
+        ":failed": FAILED, ":company": message["company_id"], ":event": message["event_name"],
+        ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
+        ":occurred": message["occurred_at"], ":created": clock.iso(now),
+        ":expires": int(now) + 30 * 86400, ":test": message["trigger"] == TEST,
+        ":skey": status_key(message["webhook_id"], FAILED)}
+    update = ("SET last_error = :reason, company_id = :company, event_name = :event, "
+              "resource_type = :rtype, resource_id = :rid_number, occurred_at = :occurred, "
+              "created_at = if_not_exists(created_at, :created), "
+              "expires_at = if_not_exists(expires_at, :expires), "
+              "test_event = if_not_exists(test_event, :test), "
+              + ("#status = if_not_exists(#status, :failed), "
+                 "status_key = if_not_exists(status_key, :skey)" if scheduled
+                 else "#status = :failed, status_key = :skey"))
+    if number <= MAX_KEPT_ATTEMPTS:
+        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
+        values[":empty"] = []
+        values[":attempt"] = [entry]
+    return aws.update_if(
+        TableName=aws.table_name(TABLE),
+        Key=_key(message["webhook_id"], message["delivery_id"]),
+        UpdateExpression=update + " ADD manual_count :one, manual_requests :request",
+        ConditionExpression=_NOT_RECORDED,
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=aws.to_attributes(values),
+    ) is not None
 
 
 def mark_failed(message: dict[str, Any], reason: str) -> bool:

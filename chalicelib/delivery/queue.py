@@ -18,6 +18,9 @@ from chalicelib import aws, settings
 
 BATCH = 10  # SendMessageBatch's limit
 MAX_DELAY = 900  # DelaySeconds' limit: a longer wait takes several hops
+#: The most one message may hold (the queues' MaximumMessageSize, SQS's default), and the
+#: most one SendMessageBatch call sends in all.
+MAX_MESSAGE_BYTES = 256 * 1024
 VERSION = 2
 
 #: The fields every version has had, and their types.
@@ -74,21 +77,43 @@ def send(messages: list[dict[str, Any]], queue_name: str | None = None,
 
 def send_bodies(bodies: list[str], queue_name: str | None = None,
                 delays: list[int] | None = None) -> list[int]:
-    """``send`` for bodies as they are (the dead-letter queue keeps unreadable ones whole)."""
+    """``send`` for bodies as they are (the dead-letter queue keeps unreadable ones whole),
+    ten per call and at most ``MAX_MESSAGE_BYTES`` per call; a body larger than that is
+    refused without a call."""
     url = aws.queue_url(queue_name or settings.get().delivery_queue_name)
     failed: list[int] = []
-    for start in range(0, len(bodies), BATCH):
-        chunk = bodies[start:start + BATCH]
+    for chunk in _chunks(bodies, failed):
         entries = []
-        for i, body in enumerate(chunk):
-            entry: dict[str, Any] = {"Id": str(start + i), "MessageBody": body}
-            if delays is not None and delays[start + i] > 0:
-                entry["DelaySeconds"] = min(MAX_DELAY, delays[start + i])
+        for index in chunk:
+            entry: dict[str, Any] = {"Id": str(index), "MessageBody": bodies[index]}
+            if delays is not None and delays[index] > 0:
+                entry["DelaySeconds"] = min(MAX_DELAY, delays[index])
             entries.append(entry)
         try:
             response = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
         except Exception:  # noqa: BLE001 - the whole chunk failed; the caller retries it
-            failed += range(start, start + len(chunk))
+            failed += chunk
             continue
         failed += [int(entry["Id"]) for entry in response.get("Failed", [])]
-    return failed
+    return sorted(failed)
+
+
+def _chunks(bodies: list[str], too_large: list[int]) -> list[list[int]]:
+    """The bodies' indexes in calls of at most ten and ``MAX_MESSAGE_BYTES``; the indexes
+    of bodies that fit in no call are added to ``too_large``."""
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    size = 0
+    for index, body in enumerate(bodies):
+        length = len(body.encode("utf-8"))
+        if length > MAX_MESSAGE_BYTES:
+            too_large.append(index)
+            continue
+        if chunk and (len(chunk) == BATCH or size + length > MAX_MESSAGE_BYTES):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(index)
+        size += length
+    if chunk:
+        chunks.append(chunk)
+    return chunks

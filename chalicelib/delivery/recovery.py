@@ -19,8 +19,8 @@ import json
 from typing import Any
 
 from chalicelib import aws, clock, observability, settings, subscriptions
+from chalicelib.delivery import fairness, queue
 from chalicelib.delivery import log as delivery_log
-from chalicelib.delivery import queue
 from chalicelib.errors import NotFound, ServiceUnavailable
 
 TABLE = subscriptions.TABLE
@@ -147,7 +147,8 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
             after=values.get("cursor"), items=CHUNK)
     messages = [{**delivery_log.message_of(webhook_id, d, company_id),
                  "request_id": f"{job}:{d['id']}"} for d in found]
-    refused = queue.send(messages) if messages else []
+    # a chunk is a burst: beyond the company's share of the main queue, on the burst lane
+    refused = fairness.send(messages) if messages else []
     status = STOPPED if stopped else RUNNING if cursor is not None else DONE
     update = ("SET #step = :next, #status = :status, updated_at = :now "
               "ADD queued :queued, failed :failed")

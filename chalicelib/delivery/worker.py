@@ -48,6 +48,9 @@ from chalicelib.subscriptions import Webhook
 log = observability.logger
 
 AUTOMATIC = "automatic"
+#: The delivery queues a worker reads: the main one, the burst lane (a company's
+#: deliveries beyond its share of the main one) and the slow lane (failing endpoints).
+MAIN, BURSTS, SLOW = "main", "bursts", "slow"
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,17 @@ def notification_body(message: dict[str, Any], webhook: Webhook) -> str:
     })
 
 
-def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[str, Any]:
-    """Send a batch of queued deliveries; report the messages to offer again.
+def deliver(records: list[dict[str, Any]], *, lane: str = MAIN) -> dict[str, Any]:
+    """Send a batch of queued deliveries from ``lane``; report the messages to offer again.
 
-    On the main queue, deliveries to an endpoint whose last attempt failed are not sent
-    but moved to the slow lane (a queue of its own, with its own workers): an endpoint
-    that hangs then holds up only other failing endpoints, never the healthy ones.
+    On the main queue and the burst lane, deliveries to an endpoint whose last attempt
+    failed are not sent but moved to the slow lane (a queue of its own, with its own
+    workers): an endpoint that hangs then holds up only other failing endpoints, never the
+    healthy ones. A message that waits goes back on the queue it came from.
     """
     config = settings.get()
-    lane = config.slow_queue_name if slow_lane else config.delivery_queue_name
+    queue_name = {MAIN: config.delivery_queue_name, BURSTS: config.burst_queue_name,
+                  SLOW: config.slow_queue_name}[lane]
     work: list[tuple[dict[str, Any], dict[str, Any]]] = []
     unreadable: list[dict[str, Any]] = []
     for record in records:
@@ -105,7 +110,7 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
     if work:
         webhooks = subscriptions.get_many({(m["company_id"], m["webhook_id"])
                                            for _, m in work})
-        if not slow_lane:
+        if lane != SLOW:
             work = _move_failing_to_slow_lane(work, webhooks, config)
 
         def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
@@ -125,7 +130,7 @@ def deliver(records: list[dict[str, Any]], *, slow_lane: bool = False) -> dict[s
         hops = [(record, result) for (record, _), result in zip(work, results, strict=True)
                 if result.message is not None]
         refused = set(queue.send([result.message for _, result in hops
-                                  if result.message is not None], lane,
+                                  if result.message is not None], queue_name,
                                  [result.wait for _, result in hops]))
         again += [record for index, (record, _) in enumerate(hops) if index in refused]
         again += [record for (record, _), result in zip(work, results, strict=True)
@@ -225,22 +230,34 @@ def _automatic(message: dict[str, Any], attempt: int, token: str, webhook: Webho
 
 
 def _manual(message: dict[str, Any], webhook: Webhook, config: Settings) -> Result:
-    """One manual attempt (redelivery, recovery, test event), once per request."""
-    state = delivery_log.claim_manual(message, str(message["request_id"]),
-                                      retention_days=config.delivery_log_retention_days)
-    if state is None:
-        return FINISHED  # a copy of a request already attempted
+    """One manual attempt (redelivery, recovery, test event), once per request: claimed
+    and recorded as an automatic attempt is, so a worker that dies in between leaves a
+    lease that runs out, and the request's message, back on the queue, makes it then."""
+    token = uuid.uuid4().hex
+    request_id = str(message["request_id"])
+    claim = delivery_log.claim_manual(message, request_id,
+                                      lease_seconds=config.delivery_timeout_seconds + 30,
+                                      retention_days=config.delivery_log_retention_days,
+                                      token=token)
+    if claim is None:
+        wait = delivery_log.manual_wait(message, request_id)
+        if wait is None:
+            return FINISHED  # a copy of a request already attempted
+        return _hop(message, wait + 1)  # another manual attempt of it is being made
     started = clock.now()
     active = webhook.status == subscriptions.ACTIVE
     outcome = _send(message, webhook, config) if active else _inactive(webhook)
-    number = int(state.get("manual_count", 1))
-    automatic = int(state.get("attempt_count", 0)) > 0
-    delivery_log.record_manual(message, delivery_log.attempt_entry(
-        number, message["trigger"], started, outcome.duration_ms, outcome.status_code,
-        outcome.error, outcome.body), outcome.succeeded, automatic)
+    if not delivery_log.record_manual(message, delivery_log.attempt_entry(
+            claim.number, message["trigger"], started, outcome.duration_ms,
+            outcome.status_code, outcome.error, outcome.body), outcome.succeeded,
+            claim.scheduled, request_id=request_id, token=token):
+        log.warning("stale attempt: another worker took the delivery over, this result is "
+                    "not recorded", extra={**_ids(message), "attempt": claim.number})
+        observability.count("StaleAttempts")
+        return FINISHED
     status = delivery_log.DELIVERED if outcome.succeeded else \
-        str(state.get("status")) if automatic else delivery_log.FAILED
-    _observe(message, number, outcome, status, None)
+        claim.status if claim.scheduled else delivery_log.FAILED
+    _observe(message, claim.number, outcome, status, None)
     if active:
         _note_health(webhook, outcome, started, config)
     return FINISHED

@@ -183,15 +183,16 @@ def aws_client(stack: RunningStack, service: str) -> Any:
 
 
 def wait_until_queue_is_empty(stack: RunningStack, timeout: float = 30) -> None:
-    """Until the delivery queue holds no message, waiting or in flight."""
+    """Until the delivery queue and the burst lane hold no message, waiting or in flight."""
     sqs = aws_client(stack, "sqs")
-    url = sqs.get_queue_url(QueueName=stack.ready["tables_prefix"] + "-deliveries")["QueueUrl"]
+    urls = [sqs.get_queue_url(QueueName=stack.ready["tables_prefix"] + name)["QueueUrl"]
+            for name in ("-deliveries", "-deliveries-bursts")]
     deadline = time.monotonic() + timeout
     while True:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        counts = [sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
-        if all(value == "0" for value in attributes.values()):
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"] for url in urls]
+        if all(value == "0" for attributes in counts for value in attributes.values()):
             return
-        assert time.monotonic() < deadline, f"the delivery queue stayed busy: {attributes}"
+        assert time.monotonic() < deadline, f"the delivery queues stayed busy: {counts}"
         time.sleep(0.05)

@@ -41,6 +41,8 @@ def aws_backend(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
     for name, value in admin.stage_environment("dev").items():
         monkeypatch.setenv(name, value)
+    # every delivery on the main queue unless a test is about a company's share of it
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "1000")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", admin.LOCAL_REGION)

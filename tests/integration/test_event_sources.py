@@ -63,7 +63,14 @@ def test_several_batches_of_one_queue_run_at_once_up_to_the_pollers(
 def test_the_template_sets_each_queue_mappings_concurrency() -> None:
     assert event_sources.mapping_settings("deliver_notifications")["ScalingConfig"] == \
         {"MaximumConcurrency": 50}
-    assert event_sources.mapping_settings("fan_out_changes")["BisectBatchOnFunctionError"]
+    assert event_sources.mapping_settings("deliver_bursts")["ScalingConfig"] == \
+        {"MaximumConcurrency": 30}
+    fan_out = event_sources.mapping_settings("fan_out_changes")
+    assert fan_out["BisectBatchOnFunctionError"]
+    # the fan-out reads a shard in lanes by company: one company's backlog of changes
+    # holds up no other company's
+    assert fan_out["ParallelizationFactor"] == 10
+    assert event_sources.partition_key(fan_out) == "company_id"
     assert event_sources.lambda_timeout("deliver_notifications") == 60
 
 
@@ -115,3 +122,39 @@ def test_a_record_botocore_cannot_parse_reaches_the_handler_raw(
     for _ in range(3):
         poller.poll_once()
     assert handled == ["odd", "after"]  # read, handed over, and the stream goes on
+
+
+def test_lanes_of_a_stream_hold_up_no_other_partition_key(
+        aws_backend: LocalInfrastructure) -> None:
+    for index in range(3):
+        _put(1, f"busy#{index}")  # the first company's backlog, each record slow ...
+    _put(2, "quiet")  # ... then one change of another company
+    handled: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        for record in event["Records"]:
+            key = record["dynamodb"]["Keys"]["sk"]["S"]
+            if key.startswith("busy"):
+                time.sleep(0.5)
+            with lock:
+                handled.append((key, time.monotonic()))
+
+    streams, arn = _stream(aws_backend)
+    lanes = [StreamPoller("fan", handler, streams, arn, admin.LOCAL_REGION, batch_size=1,
+                          partition_key="company_id", lane=lane, lanes=2)
+             for lane in range(2)]
+    started = time.monotonic()
+    for poller in lanes:
+        poller.start()
+    deadline = time.monotonic() + 20
+    while len(handled) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for poller in lanes:
+        poller.stop()
+    order = [key for key, _ in handled]
+    assert sorted(order) == ["busy#0", "busy#1", "busy#2", "quiet"]  # each once
+    assert [key for key in order if key.startswith("busy")] == \
+        ["busy#0", "busy#1", "busy#2"]  # in order within the partition key
+    quiet_at = dict(handled)["quiet"] - started
+    assert quiet_at < 1.0  # not after the backlog's 1.5 s

@@ -31,7 +31,11 @@ def seed(tenant: Tenant, webhook_id: int, statuses: list[str]) -> list[str]:
         assert delivery_log.mark_failed(message, "seeded")
         if status != delivery_log.FAILED:
             attempt = delivery_log.attempt_entry(1, "manual", time.time(), 5, 200, None, "")
-            delivery_log.record_manual(message, attempt, succeeded=True, scheduled=False)
+            assert delivery_log.claim_manual(message, "seed", lease_seconds=30,
+                                             retention_days=30, token="seed") is not None
+            assert delivery_log.record_manual(message, attempt, succeeded=True,
+                                              scheduled=False, request_id="seed",
+                                              token="seed")
         ids.append(message["delivery_id"])
     return ids
 
@@ -80,9 +84,14 @@ def test_a_status_is_read_through_its_index_so_every_page_is_full(
     assert all(d["status"] == "failed" for p in read for d in p["data"])
     # a delivery that changes status moves in the index with it
     message = {"delivery_id": ids[6], "company_id": tenant.company_id,
-               "webhook_id": webhook_id}
+               "webhook_id": webhook_id, "event_name": "customer.created",
+               "resource_type": "customer", "resource_id": 7,
+               "occurred_at": "2026-11-28T20:00:00Z", "trigger": "manual"}
     attempt = delivery_log.attempt_entry(1, "manual", time.time(), 5, 200, None, "")
-    delivery_log.record_manual(message, attempt, succeeded=True, scheduled=False)
+    assert delivery_log.claim_manual(message, "r", lease_seconds=30, retention_days=30,
+                                     token="t") is not None
+    assert delivery_log.record_manual(message, attempt, succeeded=True, scheduled=False,
+                                      request_id="r", token="t")
     failed = delivery_log.page_for(webhook_id, 10, status="failed")[0]
     assert [d["id"] for d in failed] == [ids[7], ids[5]]
     delivered = delivery_log.page_for(webhook_id, 20, status="delivered")[0]

@@ -11,8 +11,9 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from chalicelib import aws, settings, subscriptions
+from chalicelib import admin, aws, clock, settings, subscriptions
 from chalicelib.delivery import log as delivery_log
+from chalicelib.delivery import worker
 from local.event_sources import sqs_event_record, stream_event_record
 from local.infra import LocalInfrastructure
 from tests.integration.conftest import Tenant
@@ -34,8 +35,8 @@ class Pipeline:
         self.client = client
         self.streams = boto3.client("dynamodbstreams", region_name=REGION)
         self.queues = {lane: infra.queues[name] for lane, name in
-                       (("main", "DeliveryQueue"), ("slow", "SlowDeliveryQueue"),
-                        ("recover", "RecoveryQueue"))}
+                       (("main", "DeliveryQueue"), ("bursts", "BurstDeliveryQueue"),
+                        ("slow", "SlowDeliveryQueue"), ("recover", "RecoveryQueue"))}
         self._iterators: dict[str, str] = {}
 
     def stream_records(self) -> list[dict[str, Any]]:
@@ -70,7 +71,8 @@ class Pipeline:
             found += [sqs_event_record(m, arn, REGION) for m in batch]
 
     def deliver(self, records: list[dict[str, Any]], lane: str = "main") -> dict[str, Any]:
-        name = "deliver_notifications" if lane == "main" else "deliver_to_failing_endpoints"
+        name = {"main": "deliver_notifications", "bursts": "deliver_bursts",
+                "slow": "deliver_to_failing_endpoints"}[lane]
         return self.invoke(name, {"Records": records})
 
     def count(self, lane: str, attribute: str) -> int:
@@ -232,8 +234,9 @@ def test_a_failed_send_is_logged_and_offered_again_when_the_schedule_says(
         failing.stop()
 
 
+@pytest.mark.parametrize("lane", ["main", "bursts"])
 def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
-        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
     broken = Receiver(status=500).start()
     try:
         failing = subscribe(tenant, "service.created", broken.url, "f")
@@ -241,13 +244,13 @@ def test_deliveries_to_a_failing_endpoint_move_to_the_slow_lane(
         tenant.call("POST", "/v4/services", {"name": "A"})
         pipeline.fan_out(pipeline.stream_records())
         first = pipeline.messages()
-        pipeline.deliver(first)  # both tried; the broken one fails once
+        pipeline.deliver(first, lane=lane)  # both tried; the broken one fails once
         tenant.call("POST", "/v4/services", {"name": "B"})
         pipeline.fan_out(pipeline.stream_records())
         second = pipeline.messages()
         assert len(second) == 2
-        assert pipeline.deliver(second) == {"batchItemFailures": []}
-        assert len(receiver.requests) == 2  # the healthy endpoint got it in the main lane
+        assert pipeline.deliver(second, lane=lane) == {"batchItemFailures": []}
+        assert len(receiver.requests) == 2  # the healthy endpoint got it in its lane
         assert len(broken.requests) == 1  # the failing one's delivery waits in the slow lane
         (moved,) = pipeline.messages(lane="slow")  # (the first one's retry is delayed)
         assert json.loads(moved["body"])["webhook_id"] == failing
@@ -312,11 +315,11 @@ def test_duplicate_messages_in_one_batch_send_once(tenant: Tenant, receiver: Rec
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("lane", ["main", "slow"])
+@pytest.mark.parametrize("lane", ["main", "bursts", "slow"])
 def test_a_copy_that_arrives_while_another_worker_sends_waits_on_the_queue(
         tenant: Tenant, receiver: Receiver, pipeline: Pipeline, lane: str) -> None:
-    """Both workers read the log to tell "being sent" from "done" (the IAM test needs the
-    calls of this branch from both functions)."""
+    """Every lane's worker reads the log to tell "being sent" from "done" (the IAM test
+    needs the calls of this branch from each function)."""
     subscribe(tenant, "service.created", receiver.url)
     tenant.call("POST", "/v4/services", {"name": "A"})
     pipeline.fan_out(pipeline.stream_records())
@@ -465,6 +468,68 @@ def test_a_manual_redelivery_during_a_wait_neither_ends_nor_uses_the_schedule(
         failing.stop()
 
 
+def test_a_manual_attempt_whose_worker_died_is_made_when_its_message_comes_back(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
+    path = f"/v2/webhooks/{webhook_id}/deliveries/{entry['id']}/redeliver"
+    assert tenant.call("POST", path).status_code == 202
+    (manual,) = pipeline.messages()
+    # the worker dies after claiming the manual attempt, before sending and recording it
+    send = worker._send
+    monkeypatch.setattr(worker, "_send", lambda *args: (_ for _ in ()).throw(
+        RuntimeError("the container died")))
+    assert pipeline.deliver([manual]) == {"batchItemFailures": [
+        {"itemIdentifier": manual["messageId"]}]}
+    monkeypatch.setattr(worker, "_send", send)
+    # its message comes back while the dead worker's lease lasts: it waits on the queue
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    assert pipeline.count("main", "ApproximateNumberOfMessagesDelayed") == 1
+    assert len(receiver.requests) == 1
+    # once the lease (the deadline + 30 s) has run out, the message makes the attempt
+    now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: now() + settings.get().delivery_timeout_seconds
+                        + 35)
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    assert receiver.wait_for(2)[1].headers["webhook-id"] == entry["id"]
+    logged = delivery_log.get(webhook_id, entry["id"])
+    assert [(a["trigger"], a["attempt"], a["status_code"]) for a in logged["attempts"]] == \
+        [("automatic", 1, 200), ("manual", 1, 200)]
+    # a copy of the message now finds the request made: nothing is sent again
+    assert pipeline.deliver([manual]) == {"batchItemFailures": []}
+    time.sleep(0.2)
+    assert len(receiver.requests) == 2
+
+
+def test_dead_lettered_manual_requests_end_as_failed_attempts_in_the_log(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    webhook_id, entry = one_delivery(tenant, receiver, pipeline)
+    assert tenant.call("POST", f"/v2/webhooks/{webhook_id}/test").status_code == 202
+    path = f"/v2/webhooks/{webhook_id}/deliveries/{entry['id']}/redeliver"
+    assert tenant.call("POST", path).status_code == 202
+    messages = pipeline.messages()
+    assert len(messages) == 2
+    # both messages failed 20 receives (their workers crashed each time)
+    dead = [{**m, "attributes": {"ApproximateReceiveCount": "20"}} for m in messages]
+    for _ in range(2):  # a copy of a dead letter marks nothing twice
+        assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+            {"batchItemFailures": []}
+    (test,) = [d for d in logged(webhook_id) if d["test"]]
+    test = delivery_log.get(webhook_id, test["id"])
+    assert test["status"] == "failed"  # a test event has no schedule: it failed
+    assert "dead-letter queue" in test["last_error"]
+    assert [(a["trigger"], a["status_code"]) for a in test["attempts"]] == [("test", None)]
+    redelivered = delivery_log.get(webhook_id, entry["id"])
+    assert redelivered["status"] == "delivered"  # its own status stands
+    assert [(a["trigger"], a["attempt"], a["status_code"])
+            for a in redelivered["attempts"]] == [("automatic", 1, 200), ("manual", 1, None)]
+    assert "20 receives" in redelivered["attempts"][-1]["error"]
+    # should a copy of either message still come, it sends nothing
+    assert pipeline.deliver(messages) == {"batchItemFailures": []}
+    time.sleep(0.2)
+    assert len(receiver.requests) == 1
+
+
 def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
     url = pipeline.infra.queues[logical]
     bodies = []
@@ -474,7 +539,7 @@ def queued_bodies(pipeline: Pipeline, logical: str) -> list[str]:
     return bodies
 
 
-@pytest.mark.parametrize("lane", ["main", "slow"])
+@pytest.mark.parametrize("lane", ["main", "bursts", "slow"])
 def test_a_message_no_worker_can_read_goes_to_the_dead_letter_queue_whole(
         pipeline: Pipeline, lane: str) -> None:
     unreadable = {"messageId": "m-1", "receiptHandle": "r", "body": '{"delivery_id": 7}',
@@ -526,6 +591,41 @@ def test_a_stream_record_the_fan_out_cannot_read_is_kept_whole_for_replay(
     assert len(pipeline.messages()) == 1  # the replay queued the delivery
 
 
+def test_a_stream_record_larger_than_a_message_is_kept_whole_in_parts(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, tmp_path: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    subscribe(tenant, "service.created", receiver.url)
+    for name in "AB":
+        tenant.call("POST", "/v4/services", {"name": name})
+    large, small = pipeline.stream_records()
+    # both images of a large item (a long list of numbers: about 240 KB each in
+    # DynamoDB, several times that as the record's JSON), and a field the fan-out cannot
+    # read; beside it, a small unreadable record
+    for image in ("NewImage", "OldImage"):
+        large["dynamodb"][image] = {**large["dynamodb"]["NewImage"],
+                                    "rates": {"L": [{"N": "7"}] * 60_000}}
+    large["dynamodb"]["NewImage"]["company_id"] = {"N": "not a number"}
+    small["dynamodb"]["NewImage"]["company_id"] = {"N": "not a number"}
+    assert len(json.dumps(large)) > 4 * 256 * 1024
+    # neither blocks the shard, nor is retried for ever: both are kept
+    assert pipeline.fan_out([large, small]) == {"batchItemFailures": []}
+    # the operator's view of the failure queue: both records, whole again
+    event = tmp_path / "event.json"
+    capsys.readouterr()
+    assert admin.main(["kept-changes", "--event", str(event)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows == [{"kept_record": r["eventID"],
+                     "sequence_number": r["dynamodb"]["SequenceNumber"]}
+                    for r in (large, small)]
+    replay = json.loads(event.read_text())
+    assert replay["Records"] == [large, small]
+    # once the cause is fixed, the replayed records are fanned out
+    for kept in replay["Records"]:
+        kept["dynamodb"]["NewImage"]["company_id"] = {"N": str(tenant.company_id)}
+    assert pipeline.fan_out(replay["Records"]) == {"batchItemFailures": []}
+    assert len(pipeline.messages()) == 2
+
+
 def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
         tenant: Tenant, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBHOOKS_ENDPOINT_CONCURRENCY", "2")
@@ -548,3 +648,67 @@ def test_an_endpoint_gets_at_most_its_concurrency_and_the_rest_wait_their_turn(
             [("delivered", 1)] * 2
     finally:
         slow.stop()
+
+
+def test_one_companys_burst_leaves_the_main_queue_to_the_other_companies(
+        tenant: Tenant, other_tenant: Tenant, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "5")
+    settings.get.cache_clear()
+    busy, quiet = Receiver().start(), Receiver().start()
+    try:
+        for path in ("/a", "/b", "/c"):
+            subscribe(tenant, "service.created", busy.url + path, token=f"tok{path}")
+        subscribe(other_tenant, "service.created", quiet.url)
+        for index in range(20):  # the first company's burst: 60 deliveries ...
+            tenant.call("POST", "/v4/services", {"name": f"S{index}"})
+        other_tenant.call("POST", "/v4/services", {"name": "Quiet"})  # ... then one change
+        records = pipeline.stream_records()
+        assert len(records) == 21
+        assert pipeline.fan_out(records) == {"batchItemFailures": []}
+        # the main queue holds the burst's share and the other company's delivery: one
+        # batch of Lambda's poller brings that to its receiver, not the seventh
+        main = pipeline.messages()
+        assert len(main) == 6
+        assert pipeline.deliver(main) == {"batchItemFailures": []}
+        assert len(quiet.wait_for(1)) == 1
+        # the rest of the burst is on the burst lane, and is delivered from there
+        bursts = pipeline.messages(lane="bursts")
+        assert len(bursts) == 55
+        for start in range(0, len(bursts), 10):
+            assert pipeline.deliver(bursts[start:start + 10], lane="bursts") == \
+                {"batchItemFailures": []}
+        assert len(busy.wait_for(60)) == 60
+        assert len({(r.path, r.headers["webhook-id"]) for r in busy.requests}) == 60
+    finally:
+        busy.stop()
+        quiet.stop()
+
+
+def test_a_large_recovery_is_a_burst_too(tenant: Tenant, receiver: Receiver,
+                                         pipeline: Pipeline,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOKS_COMPANY_SHARE", "1")
+    settings.get.cache_clear()
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for name in "ABC":
+        tenant.call("POST", "/v4/services", {"name": name})
+    pipeline.fan_out(pipeline.stream_records())
+    queued = pipeline.messages() + pipeline.messages(lane="bursts")
+    assert len(queued) == 3
+    dead = [{**m, "attributes": {"ApproximateReceiveCount": "20"}} for m in queued]
+    assert pipeline.invoke("record_dead_letters", {"Records": dead}) == \
+        {"batchItemFailures": []}
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+    now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: now() + 2)  # a second of its own
+    response = tenant.call("POST", f"/v2/webhooks/{webhook_id}/recover", {"since": since})
+    assert response.status_code == 202
+    assert pipeline.run_recoveries() == 1  # one step: its chunk of three is a burst
+    # the company's share of the main queue in this second, the rest on the burst lane
+    main, bursts = pipeline.messages(), pipeline.messages(lane="bursts")
+    assert (len(main), len(bursts)) == (1, 2)
+    deliver_until_done(pipeline, main)
+    assert pipeline.deliver(bursts, lane="bursts") == {"batchItemFailures": []}
+    assert len(receiver.wait_for(3)) == 3
+    assert {d["status"] for d in logged(webhook_id)} == {"delivered"}

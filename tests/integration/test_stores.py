@@ -156,3 +156,34 @@ def test_concurrent_containers_never_share_an_id() -> None:
     with ThreadPoolExecutor(4) as pool:
         ids = [i for batch in pool.map(container, range(8)) for i in batch]
     assert len(ids) == len(set(ids)) == 160
+
+
+def test_a_container_never_tries_the_endpoint_slots_it_holds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.delivery import flow
+
+    writes: list[str] = []
+    update_if = aws.update_if
+
+    def counted(**kwargs: object) -> object:
+        writes.append(str(kwargs["Key"]))
+        return update_if(**kwargs)
+
+    monkeypatch.setattr(aws, "update_if", counted)
+    first = flow.acquire(7, 2, lease_seconds=30)
+    second = flow.acquire(7, 2, lease_seconds=30)
+    assert first is not None and second is not None and first.key != second.key
+    assert len(writes) == 2  # one write each: the second never tried the first's slot
+    # holding both, the container knows without a write that the endpoint is at its limit
+    assert flow.acquire(7, 2, lease_seconds=30) is None
+    assert len(writes) == 2
+    flow.release(first)
+    third = flow.acquire(7, 2, lease_seconds=30)
+    assert third is not None and third.key == first.key
+    assert len(writes) == 4  # the release, and one write to take the slot given back
+    # another container (another process) still finds both taken, probing the table
+    monkeypatch.setattr(flow, "_held", {})
+    assert flow.acquire(7, 2, lease_seconds=30) is None
+    assert len(writes) == 6
+    for slot in (second, third):
+        flow.release(slot)

@@ -41,6 +41,7 @@ def test_the_event_sources_report_partial_failures(packaged: dict[str, Any]) -> 
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == \
         {"Fn::GetAtt": ["FanOutFailureQueue", "Arn"]}
     for function, queue_name in (("DeliverNotifications", "deliveries"),
+                                 ("DeliverBursts", "deliveries-bursts"),
                                  ("DeliverToFailingEndpoints", "deliveries-slow")):
         queue = resources[function]["Properties"]["Events"][
             f"{function}SqsEventSource"]["Properties"]
@@ -65,7 +66,8 @@ def _resources_of(statement: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["ApiHandlerRole", "FanOutChangesRole",
-                                  "DeliverNotificationsRole", "DeliverToFailingEndpointsRole"])
+                                  "DeliverNotificationsRole", "DeliverBurstsRole",
+                                  "DeliverToFailingEndpointsRole"])
 def test_each_function_has_an_explicit_least_privilege_policy(packaged: dict[str, Any],
                                                               role: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -141,9 +143,9 @@ def test_alarms_watch_what_can_go_wrong_and_notify_the_topic(packaged: dict[str,
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
             queue("FanOutFailureQueue")) in watched
     assert ("AWS/Lambda", "IteratorAge", function("FanOutChanges")) in watched
-    for name in ("DeliveryQueue", "SlowDeliveryQueue"):
+    for name in ("DeliveryQueue", "BurstDeliveryQueue", "SlowDeliveryQueue"):
         assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", queue(name)) in watched
-    for name in ("APIHandler", "FanOutChanges", "DeliverNotifications",
+    for name in ("APIHandler", "FanOutChanges", "DeliverNotifications", "DeliverBursts",
                  "DeliverToFailingEndpoints", "RecordDeadLetters", "RunRecoveries"):
         for metric in ("Errors", "Throttles"):
             assert ("AWS/Lambda", metric, function(name)) in watched
@@ -162,6 +164,7 @@ def test_the_readme_runbook_covers_every_alarm(packaged: dict[str, Any]) -> None
     for name in _alarms(packaged):
         generic = name
         for function in ("APIHandler", "FanOutChanges", "DeliverNotifications",
-                         "DeliverToFailingEndpoints", "RecordDeadLetters", "RunRecoveries"):
+                         "DeliverBursts", "DeliverToFailingEndpoints", "RecordDeadLetters",
+                         "RunRecoveries"):
             generic = generic.replace(function, "<Function>")
         assert f"`{name}`" in readme or f"`{generic}`" in readme, name
