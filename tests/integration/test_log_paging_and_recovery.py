@@ -106,9 +106,13 @@ def test_forged_cursors_are_refused(tenant: Tenant, receiver: Receiver) -> None:
         assert refused.json_body["errors"][0]["path"] == "cursor"
 
 
+#: One ``since`` for the whole module: a job's id comes from it, and a test that repeats
+#: a request must send the same one (not one a second later)
+SINCE = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+
+
 def start(tenant: Tenant, webhook_id: int) -> Any:
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
-    return tenant.call("POST", f"/v2/webhooks/{webhook_id}/recover", {"since": since})
+    return tenant.call("POST", f"/v2/webhooks/{webhook_id}/recover", {"since": SINCE})
 
 
 def job(tenant: Tenant, webhook_id: int, job_id: str) -> dict[str, Any]:
