@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib import api_users, auth, companies, errors
+from chalicelib import api_users, auth, companies, errors, resource_store
 
 CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
 LOCAL_REGION = "eu-central-1"
@@ -60,6 +60,7 @@ def create_company(name: str, plan: str, email: str | None = None,
     if email is not None:  # refused before anything is made
         api_users.new_user(email, api_users.OWNER, user_name)
     company = companies.create(name, plan)
+    resource_store.seed_counts(company.company_id)  # before its owner, its first user
     issued, users_id = api_users.issue_key(
         company.company_id, email or f"api@company-{company.company_id}.invalid",
         api_users.OWNER, user_name)

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import aws, clock, settings
 from chalicelib.errors import Conflict, NotFound, Unprocessable
-from chalicelib.resources import ResourceType
+from chalicelib.resources import TYPES, ResourceType
 
 TABLE = "resources"
 BUSY = "the company's resources of this type are being changed by another request; try again"
@@ -100,13 +100,27 @@ def _count_update(company_id: int, resource: ResourceType, delta: int) -> dict[s
                        "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
 
 
+def seed_counts(company_id: int) -> None:
+    """Start the counts of a new company at 0, marked as complete (``seeded``): counts
+    kept from its first resource on. A company without them (made before counts were
+    kept) has its lists read whole, and counted by reading, as before."""
+    for resource in TYPES:
+        aws.dynamodb().update_item(
+            TableName=aws.table_name("counters"), Key=_count_key(company_id, resource),
+            UpdateExpression="SET #v = if_not_exists(#v, :zero), seeded = :true",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":true": {"BOOL": True}})
+
+
 def count(company_id: int, resource: ResourceType) -> int | None:
     """How many resources of the type the company has, as kept with every create and
-    delete; None where nothing was counted (no resource of the type was ever created)."""
+    delete since the company's counts were seeded; None where they were not."""
     item = aws.dynamodb().get_item(TableName=aws.table_name("counters"),
                                    Key=_count_key(company_id, resource),
                                    ConsistentRead=True).get("Item")
-    return None if item is None else int(item["value"]["N"])
+    if item is None or not item.get("seeded", {}).get("BOOL"):
+        return None
+    return int(item["value"]["N"])
 
 
 def _item(company_id: int, resource: ResourceType, resource_id: int, data: dict[str, Any],

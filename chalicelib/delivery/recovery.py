@@ -2,12 +2,13 @@
 once; the ``run_recoveries`` function sends the failed deliveries again, a chunk per step.
 
 A job is one item of the webhooks table, beside its webhook (``recovery#<webhook>#<job>``),
-that expires a day after it started. Its id is derived from the webhook and ``since``, so
-the same request within that day finds the running or finished job instead of sending
-again (a stopped job is started again). A step reads one chunk of the webhook's failed
-deliveries from the status index (``CHUNK``, after the job's cursor), queues them, records
-its progress conditional on its step number, and queues the next step: any number of
-deliveries, in steps of bounded time.
+that expires a day after it started (``ttl``, the table's TTL attribute). Its id is
+derived from the webhook and ``since``, so the same request within that day finds the
+running or finished job instead of sending again (a stopped job is started again). A step
+reads one chunk of the webhook's failed deliveries from the status index (``CHUNK``, after
+the job's cursor), queues them (all of them, or the step is retried whole), records its
+progress conditional on its step number, and queues the next step, a little delayed:
+any number of deliveries, in steps of bounded time.
 Each delivery's message carries the request id ``<job>:<delivery>``, which the worker
 attempts at most once, so a step that runs twice (an SQS duplicate, a retry after a
 crash) never sends a delivery twice.
@@ -26,6 +27,7 @@ from chalicelib.errors import NotFound, ServiceUnavailable
 TABLE = subscriptions.TABLE
 CHUNK = 500  # failed deliveries per step: a query page and 50 SendMessageBatch calls
 JOB_TTL_SECONDS = 86400
+NEXT_STEP_DELAY = 2  # seconds
 RUNNING, DONE, STOPPED = "running", "done", "stopped"
 
 log = observability.logger
@@ -51,7 +53,7 @@ def job_id(webhook_id: int, since: str) -> str:
 def _json(values: dict[str, Any]) -> dict[str, Any]:
     return {"id": values["job_id"], "webhook_id": int(values["webhook_id"]),
             "since": values["since"], "status": values["status"],
-            "queued": int(values.get("queued", 0)), "failed": int(values.get("failed", 0)),
+            "queued": int(values.get("queued", 0)),
             "stopped_because": values.get("stopped_because"),
             "created_at": values["created_at"], "updated_at": values["updated_at"]}
 
@@ -63,16 +65,16 @@ def start(company_id: int, webhook_id: int, since: str) -> tuple[dict[str, Any],
     now = clock.now()
     values = {"company_id": company_id, "sk": _sk(webhook_id, job), "job_id": job,
               "webhook_id": webhook_id, "since": since, "status": RUNNING, "step": 0,
-              "queued": 0, "failed": 0, "created_at": clock.iso(now),
-              "updated_at": clock.iso(now), "expires_at": int(now) + JOB_TTL_SECONDS}
+              "queued": 0, "created_at": clock.iso(now),
+              "updated_at": clock.iso(now), "ttl": int(now) + JOB_TTL_SECONDS}
     try:
         aws.dynamodb().put_item(
             TableName=aws.table_name(TABLE), Item=aws.to_attributes(values),
             # an expired job (TTL deletes late) or a stopped one is replaced: the request
             # starts it again (what it queued before carries the same request ids)
-            ConditionExpression="attribute_not_exists(sk) OR expires_at < :now "
+            ConditionExpression="attribute_not_exists(sk) OR #ttl < :now "
                                 "OR #status = :stopped",
-            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
             ExpressionAttributeValues={":now": {"N": str(int(now))},
                                        ":stopped": {"S": STOPPED}})
     except aws.dynamodb().exceptions.ConditionalCheckFailedException:
@@ -127,10 +129,10 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
             Key=_key(company_id, webhook_id, job))["Item"])
     except KeyError:
         return  # expired
+    if values["status"] != RUNNING or int(values["step"]) > step:
+        return  # a copy of a step already taken, or a step of a job that ended
     if int(values["step"]) < step:  # the step before has queued this one but not yet
         raise StepNotReady(f"recovery {job}: step {step} before step {step - 1} ended")
-    if values["status"] != RUNNING or int(values["step"]) > step:
-        return  # a copy of a step already taken
     try:
         webhook = subscriptions.get(company_id, webhook_id)
     except NotFound:
@@ -148,13 +150,15 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
     messages = [{**delivery_log.message_of(webhook_id, d, company_id),
                  "request_id": f"{job}:{d['id']}"} for d in found]
     # a chunk is a burst: beyond the company's share of the main queue, on the burst lane
-    refused = fairness.send(messages) if messages else []
+    if messages and fairness.send(messages):
+        # SQS refused some: the step is retried whole (the request ids make the
+        # deliveries it already queued no second send), never skipped
+        raise ServiceUnavailable(f"recovery {job}: step {step} could not queue its chunk")
     status = STOPPED if stopped else RUNNING if cursor is not None else DONE
     update = ("SET #step = :next, #status = :status, updated_at = :now "
-              "ADD queued :queued, failed :failed")
+              "ADD queued :queued")
     attributes = {":step": step, ":next": step + 1, ":status": status,
-                  ":now": clock.now_iso(), ":queued": len(messages) - len(refused),
-                  ":failed": len(refused)}
+                  ":now": clock.now_iso(), ":queued": len(messages)}
     if cursor is not None:
         update = update.replace("updated_at = :now", "updated_at = :now, #cursor = :cursor")
         attributes[":cursor"] = cursor
@@ -166,8 +170,11 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
         names["#cursor"] = "cursor"
     # the next step is queued first: should this one crash before it records, SQS runs it
     # again, and the next one waits (``StepNotReady``) until it has
+    # delayed a little: it usually arrives after this step recorded, rather than waiting
+    # a visibility timeout (``StepNotReady``)
     if status == RUNNING and queue.send_bodies([_step(company_id, webhook_id, job, step + 1)],
-                                               settings.get().recovery_queue_name):
+                                               settings.get().recovery_queue_name,
+                                               delays=[NEXT_STEP_DELAY]):
         raise ServiceUnavailable("the next recovery step could not be queued")
     if aws.update_if(TableName=aws.table_name(TABLE), Key=_key(company_id, webhook_id, job),
                      UpdateExpression=update, ConditionExpression="#step = :step",
@@ -176,8 +183,7 @@ def run_step(company_id: int, webhook_id: int, job: str, step: int) -> None:
         return  # a copy took this step meanwhile (and queued the same request ids)
     log.info("recovery step", extra={"job_id": job, "webhook_id": webhook_id,
                                      "company_id": company_id, "step": step,
-                                     "queued": len(messages) - len(refused),
-                                     "failed": len(refused), "status": status})
+                                     "queued": len(messages), "status": status})
 
 
 def abandon(body: str, receives: str) -> bool:

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from chalicelib import aws, subscriptions
+from chalicelib.delivery import fairness, recovery
 from chalicelib.delivery import log as delivery_log
-from chalicelib.delivery import recovery
 from tests.integration.conftest import Tenant
 from tests.integration.test_pipeline import Pipeline, pipeline, subscribe  # noqa: F401
 from tests.receivers import Receiver
+
+
+@pytest.fixture(autouse=True)
+def next_steps_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps queue the next one a little delayed (its own test); here, at once."""
+    monkeypatch.setattr(recovery, "NEXT_STEP_DELAY", 0)
 
 
 def seed(tenant: Tenant, webhook_id: int, statuses: list[str]) -> list[str]:
@@ -134,10 +140,26 @@ def test_recovery_is_a_job_of_bounded_steps_that_queues_every_failed_delivery(
     assert pipeline.messages() == []  # nothing is sent from inside the API call
     assert pipeline.run_recoveries() == 3  # 5 failed deliveries, 2 a step
     done = job(tenant, webhook_id, data["id"])
-    assert (done["status"], done["queued"], done["failed"]) == ("done", 5, 0)
+    assert (done["status"], done["queued"]) == ("done", 5)
     queued = [json.loads(m["body"]) for m in pipeline.messages()]
     assert sorted(m["delivery_id"] for m in queued) == sorted(ids[::2])
     assert all(m["request_id"].startswith(data["id"] + ":") for m in queued)
+
+
+def test_the_next_step_is_queued_a_little_delayed_so_it_comes_after_this_one_recorded(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recovery, "NEXT_STEP_DELAY", 2)
+    monkeypatch.setattr(recovery, "CHUNK", 1)
+    webhook_id = subscribe(tenant, "customer.created", receiver.url)
+    seed(tenant, webhook_id, ["failed", "failed", "failed"])
+    start(tenant, webhook_id)
+    (first,) = pipeline.messages(lane="recover")
+    assert pipeline.invoke("run_recoveries", {"Records": [first]}) == {"batchItemFailures": []}
+    attributes = aws.sqs().get_queue_attributes(
+        QueueUrl=pipeline.queues["recover"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
 
 
 def test_the_same_request_answers_its_job_and_sends_nothing_twice(
@@ -175,6 +197,25 @@ def test_a_step_that_runs_twice_or_too_early_sends_nothing_twice(
     # DynamoDB may or may not say "more" when a page ends at the last item: one step more
     assert pipeline.run_recoveries() <= 1
     assert job(tenant, webhook_id, job_id)["status"] == "done"
+    assert len(pipeline.messages()) == 2
+
+
+def test_a_chunk_sqs_refuses_is_queued_again_never_skipped(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook_id = subscribe(tenant, "customer.created", receiver.url)
+    seed(tenant, webhook_id, ["failed", "failed"])
+    job_id = start(tenant, webhook_id).json_body["data"]["id"]
+    (step,) = pipeline.messages(lane="recover")
+    real = fairness.send
+    monkeypatch.setattr(fairness, "send", lambda messages: [1])  # SQS refused one
+    assert pipeline.invoke("run_recoveries", {"Records": [step]}) == \
+        {"batchItemFailures": [{"itemIdentifier": step["messageId"]}]}
+    waiting = job(tenant, webhook_id, job_id)
+    assert (waiting["status"], waiting["queued"]) == ("running", 0)
+    monkeypatch.setattr(fairness, "send", real)
+    assert pipeline.invoke("run_recoveries", {"Records": [step]}) == {"batchItemFailures": []}
+    assert job(tenant, webhook_id, job_id)["queued"] == 2
     assert len(pipeline.messages()) == 2
 
 

@@ -77,3 +77,17 @@ def test_concurrent_creates_and_deletes_keep_the_count_exact(tenant: Tenant) -> 
     assert resource_store.count(tenant.company_id, CUSTOMER) == 14
     listed = tenant.call("GET", "/v3/customers?items_per_page=100").json_body
     assert listed["paging"]["count_items"] == 14 == len(listed["data"])
+
+
+def test_a_company_whose_counts_were_never_seeded_is_listed_by_reading(
+        tenant: Tenant) -> None:
+    """A company made before counts were kept has customers its count never saw: its
+    lists are read whole and counted by reading, whatever its count items say."""
+    ids = customers(tenant, 5)
+    aws.dynamodb().delete_item(TableName=aws.table_name("counters"),
+                               Key={"name": {"S": f"count:{tenant.company_id}:customer"}})
+    assert tenant.call("DELETE", f"/v3/customers/{ids[0]}").status_code == 200  # ADD -1
+    assert resource_store.count(tenant.company_id, CUSTOMER) is None
+    listed = tenant.call("GET", "/v3/customers?items_per_page=2&page=2").json_body
+    assert listed["paging"]["count_items"] == 4
+    assert [c["id"] for c in listed["data"]] == ids[3:5]

@@ -28,6 +28,9 @@ def test_the_template_has_the_tables_the_local_stack_creates(packaged: dict[str,
         {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert tables["p-deliveries"]["Properties"]["TimeToLiveSpecification"] == \
         {"AttributeName": "expires_at", "Enabled": True}
+    # recovery jobs expire (``ttl``, which no webhook item has)
+    assert tables["p-webhooks"]["Properties"]["TimeToLiveSpecification"] == \
+        {"AttributeName": "ttl", "Enabled": True}
 
 
 def test_the_event_sources_report_partial_failures(packaged: dict[str, Any]) -> None:
