@@ -39,6 +39,7 @@ from tests.e2e.conftest import (  # noqa: E402
     new_company,
     start_stack,
 )
+from tests.reads import items_read  # noqa: E402
 from tests.receivers import Receiver  # noqa: E402
 
 OTHER_WEBHOOKS = int(os.environ.get("BENCH_OTHER_WEBHOOKS", "100000"))
@@ -78,38 +79,6 @@ def write_all(dynamodb: Any, table: str, items: Iterator[dict[str, Any]]) -> int
     if batch:
         flush()
     return written
-
-
-class Reads:
-    """The items DynamoDB reads (and bills) for the calls made in-process meanwhile:
-    ``ScannedCount`` of each Query, the items each GetItem and BatchGetItem returns."""
-
-    def __init__(self) -> None:
-        self.items = 0
-
-    def __enter__(self) -> Reads:
-        from chalicelib import aws
-
-        self.client = aws.dynamodb()
-        self.client.meta.events.register("after-call.dynamodb", self._count)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.client.meta.events.unregister("after-call.dynamodb", self._count)
-
-    def _count(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name in ("Query", "Scan"):
-            self.items += int(parsed.get("ScannedCount", 0))
-        elif model.name == "GetItem":
-            self.items += 1 if "Item" in parsed else 0
-        elif model.name == "BatchGetItem":
-            self.items += sum(len(v) for v in parsed.get("Responses", {}).values())
-
-
-def items_read(action: Callable[[], Any]) -> int:
-    with Reads() as reads:
-        action()
-    return reads.items
 
 
 def ratio(label: str, small: float, large: float, target: float, reads: tuple[int, int],

@@ -3,31 +3,12 @@ the items up to its end, and its count is one item kept with every create and de
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from chalicelib import aws, resource_store, resources
 from tests.integration.conftest import Tenant
+from tests.reads import ItemsRead
 
 CUSTOMER = resources.get("customer")
-
-
-class ItemsRead:
-    """The items DynamoDB reads for the calls this process makes meanwhile."""
-
-    def __enter__(self) -> ItemsRead:
-        self.items = 0
-        self.queries: list[dict[str, Any]] = []
-        aws.dynamodb().meta.events.register("after-call.dynamodb", self._count)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        aws.dynamodb().meta.events.unregister("after-call.dynamodb", self._count)
-
-    def _count(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name == "Query":
-            self.items += int(parsed.get("ScannedCount", 0))
-        elif model.name == "GetItem":
-            self.items += 1 if "Item" in parsed else 0
 
 
 def customers(tenant: Tenant, count: int) -> list[int]:
