@@ -50,6 +50,25 @@ def status_key(webhook_id: int, status: str) -> str:
     return f"{webhook_id}#{status}"
 
 
+#: What every write that may create a log entry sets (a claim, a manual claim, a dead
+#: letter): the delivery's description, its creation and expiry kept from the first.
+_DESCRIPTION = ("company_id = :company, event_name = :event, resource_type = :rtype, "
+                "resource_id = :rid_number, occurred_at = :occurred, "
+                "created_at = if_not_exists(created_at, :created), "
+                "expires_at = if_not_exists(expires_at, :expires), "
+                "test_event = if_not_exists(test_event, :test)")
+
+
+def _description(message: dict[str, Any], now: float,
+                 retention_days: int = 30) -> dict[str, Any]:
+    """The values of ``_DESCRIPTION`` for a message."""
+    return {":company": message["company_id"], ":event": message["event_name"],
+            ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
+            ":occurred": message["occurred_at"], ":created": clock.iso(now),
+            ":expires": int(now) + retention_days * 86400,
+            ":test": message["trigger"] == TEST}
+
+
 @dataclass(frozen=True)
 class State:
     """What the log says about a delivery's automatic schedule."""
@@ -75,11 +94,8 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
     values = {
         ":now": int(now), ":lease": int(now + lease_seconds) + 1, ":pending": PENDING,
         ":previous": attempt - 1, ":attempt": attempt, ":token": token, ":zero": 0,
-        ":company": message["company_id"], ":event": message["event_name"],
-        ":rtype": message["resource_type"], ":rid": message["resource_id"],
-        ":occurred": message["occurred_at"], ":created": clock.iso(now),
-        ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
         ":skey": status_key(message["webhook_id"], PENDING),
+        **_description(message, now, retention_days),
     }
     # a payload other than {<type>: {"id"}} (budget notifications) is kept, to send again
     payload = ", payload = :payload" if message.get("payload") else ""
@@ -89,12 +105,8 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=(
-            "SET company_id = :company, event_name = :event, resource_type = :rtype, "
-            "resource_id = :rid, occurred_at = :occurred, "
-            "created_at = if_not_exists(created_at, :created), expires_at = :expires, "
-            "test_event = if_not_exists(test_event, :test), lease_until = :lease, "
-            "lease_token = :token, #status = :pending, status_key = :skey, "
-            "attempt_count = :attempt, "
+            f"SET {_DESCRIPTION}, lease_until = :lease, lease_token = :token, "
+            "#status = :pending, status_key = :skey, attempt_count = :attempt, "
             "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
         ConditionExpression=condition,
         ExpressionAttributeNames={"#status": "status"},
@@ -176,22 +188,14 @@ def claim_manual(message: dict[str, Any], request_id: str, *, lease_seconds: flo
     values = {
         ":rid": request_id, ":pending": PENDING, ":now": int(now), ":token": token,
         ":lease": int(now + lease_seconds) + 1,
-        ":company": message["company_id"], ":event": message["event_name"],
-        ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
-        ":occurred": message["occurred_at"], ":created": clock.iso(now),
-        ":expires": int(now) + retention_days * 86400, ":test": message["trigger"] == TEST,
         ":skey": status_key(message["webhook_id"], PENDING),
+        **_description(message, now, retention_days),
     }
     response = aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=(
-            "SET company_id = :company, event_name = :event, resource_type = :rtype, "
-            "resource_id = :rid_number, occurred_at = :occurred, "
-            "created_at = if_not_exists(created_at, :created), "
-            "expires_at = if_not_exists(expires_at, :expires), "
-            "test_event = if_not_exists(test_event, :test), "
-            "#status = if_not_exists(#status, :pending), "
+            f"SET {_DESCRIPTION}, #status = if_not_exists(#status, :pending), "
             "status_key = if_not_exists(status_key, :skey), manual_lease_until = :lease, "
             "manual_lease_token = :token"),
         ConditionExpression=(f"{_NOT_RECORDED} AND (attribute_not_exists(manual_lease_until)"
@@ -272,16 +276,9 @@ def fail_manual(message: dict[str, Any], reason: str) -> bool:
     entry = attempt_entry(number, message["trigger"], now, 0, None, reason[:500], "")
     values: dict[str, Any] = {
         ":reason": reason[:500], ":one": 1, ":request": {request_id}, ":rid": request_id,
-        ":failed": FAILED, ":company": message["company_id"], ":event": message["event_name"],
-        ":rtype": message["resource_type"], ":rid_number": message["resource_id"],
-        ":occurred": message["occurred_at"], ":created": clock.iso(now),
-        ":expires": int(now) + 30 * 86400, ":test": message["trigger"] == TEST,
-        ":skey": status_key(message["webhook_id"], FAILED)}
-    update = ("SET last_error = :reason, company_id = :company, event_name = :event, "
-              "resource_type = :rtype, resource_id = :rid_number, occurred_at = :occurred, "
-              "created_at = if_not_exists(created_at, :created), "
-              "expires_at = if_not_exists(expires_at, :expires), "
-              "test_event = if_not_exists(test_event, :test), "
+        ":failed": FAILED, ":skey": status_key(message["webhook_id"], FAILED),
+        **_description(message, now)}
+    update = (f"SET last_error = :reason, {_DESCRIPTION}, "
               + ("#status = if_not_exists(#status, :failed), "
                  "status_key = if_not_exists(status_key, :skey)" if scheduled
                  else "#status = :failed, status_key = :skey"))
@@ -305,22 +302,14 @@ def mark_failed(message: dict[str, Any], reason: str) -> bool:
     finds it); False when it had ended."""
     now = clock.now()
     values = {":failed": FAILED, ":reason": reason[:500], ":pending": PENDING, ":zero": 0,
-              ":company": message["company_id"], ":event": message["event_name"],
-              ":rtype": message["resource_type"], ":rid": message["resource_id"],
-              ":occurred": message["occurred_at"], ":created": clock.iso(now),
-              ":expires": int(now) + 30 * 86400, ":false": False,
-              ":skey": status_key(message["webhook_id"], FAILED)}
+              ":skey": status_key(message["webhook_id"], FAILED),
+              **_description(message, now)}
     return aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
         UpdateExpression=(
             "SET #status = :failed, status_key = :skey, last_error = :reason, "
-            "lease_until = :zero, "
-            "company_id = :company, event_name = :event, resource_type = :rtype, "
-            "resource_id = :rid, occurred_at = :occurred, "
-            "created_at = if_not_exists(created_at, :created), "
-            "expires_at = if_not_exists(expires_at, :expires), "
-            "test_event = if_not_exists(test_event, :false), "
+            f"lease_until = :zero, {_DESCRIPTION}, "
             "attempt_count = if_not_exists(attempt_count, :zero)"),
         ConditionExpression="attribute_not_exists(delivery_id) OR #status = :pending",
         ExpressionAttributeNames={"#status": "status"},
