@@ -5,9 +5,17 @@ when a condition fails; two transactions running at once in moto's threaded serv
 therefore undo each other's writes. Real DynamoDB applies each request atomically, so this
 backend serializes DynamoDB requests to behave the same. Other services (SQS long polls)
 run concurrently.
+
+moto also copies each table a transaction touches once per action, so a transaction's cost
+grows with the tables' size (a batch's claims in a log of thousands of deliveries took
+seconds, and the copies' garbage kept the process from exiting); DynamoDB's cost grows with
+the items written. With requests serialized, this backend keeps copies of the items a
+transaction touches (and the length of the table's stream) instead, and puts them back
+when it is cancelled (``item_level_rollback``).
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import threading
@@ -28,10 +36,12 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class SerializedDynamoDB:
     """WSGI middleware: one DynamoDB request at a time, everything else as it comes.
 
-    It also counts the AWS calls it serves by action and table or queue (and, for an
-    item of ``rate_limits``, the kind of counter: ``user``, ``endpoint``, ``company``…),
-    for the benchmark: ``GET /_local/calls`` answers the counts, ``DELETE /_local/calls``
-    resets them.
+    It also counts the AWS calls it serves by the function that made them (the
+    ``X-Local-Function`` header, ``local.aws_calls.label``; none for the event source
+    mappings' own calls and the set-up), action and table or queue (and, for an item of
+    ``rate_limits``, the kind of counter: ``user``, ``endpoint``, ``company``…), for the
+    benchmark: ``GET /_local/calls`` answers the counts, ``DELETE /_local/calls`` resets
+    them.
     """
 
     def __init__(self, app: WsgiApp) -> None:
@@ -66,8 +76,9 @@ class SerializedDynamoDB:
         bucket = request.get("Key", {}).get("bucket", {}).get("S")
         if isinstance(bucket, str):  # a rate_limits item: say which kind of counter
             where += " " + bucket.split("#", 1)[0]
+        function = environ.get("HTTP_X_LOCAL_FUNCTION", "-")
         with self._count_lock:
-            self.calls[f"{action} {where}".strip()] += 1
+            self.calls[f"{function} {action} {where}".strip()] += 1
 
     def _calls(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         with self._count_lock:
@@ -79,10 +90,73 @@ class SerializedDynamoDB:
         return [payload]
 
 
+class _TablesAsTheyAre:
+    """Stands in for the ``copy`` module in moto's DynamoDB backend: its per-action copy
+    of a whole table becomes the table itself, which ``item_level_rollback`` makes safe."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def item_level_rollback() -> None:
+    """Make moto's ``TransactWriteItems`` undo a cancelled transaction by putting back the
+    items it touched (and cutting the table's stream back), not by restoring copies of
+    whole tables. Correct only while DynamoDB requests are serialized (``SerializedDynamoDB``),
+    as nothing else can write meanwhile. Idempotent."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "item_level", False):
+        return
+    models.copy = _TablesAsTheyAre  # type: ignore[attr-defined,assignment]
+    original = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        streams = {}
+        for entry in transact_items:
+            op: Any = next(iter(entry.values()), {})
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            attributes = (op.get("Key") or op.get("Item") or {}) if table else {}
+            if table is None or table.hash_key_attr not in attributes:
+                continue  # moto refuses it before writing anything
+            hash_value = DynamoType(attributes[table.hash_key_attr])
+            range_value = DynamoType(attributes[table.range_key_attr]) \
+                if table.range_key_attr and table.range_key_attr in attributes else None
+            saved.append((table, hash_value, range_value,
+                          copy.deepcopy(table.get_item(hash_value, range_value))))
+            if table.stream_shard is not None:
+                streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(saved):
+                if range_value is not None:
+                    if item is None:
+                        table.items[hash_value].pop(range_value, None)
+                    else:
+                        table.items[hash_value][range_value] = item
+                elif item is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = item
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+
+    transact_write_items.item_level = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class MotoBackend:
     """moto's server on ``host:port`` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        item_level_rollback()
         self._host = host
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,

@@ -119,3 +119,22 @@ def read(path: str) -> list[dict[str, str]]:
         return []
     with open(path, encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
+
+
+#: The header that names, for the embedded backend's call counts, the Lambda function
+#: whose code made a call (``local/aws_backend.py``).
+FUNCTION_HEADER = "X-Local-Function"
+
+
+def label(session: Any) -> None:
+    """Name the function making each call of the boto3 ``session``'s clients in a header
+    of the request, so that the embedded backend counts calls per function (the local
+    stack runs every function, and Lambda's event source mappings, in one process)."""
+    def add_header(request: Any, **_: Any) -> None:
+        from chalicelib import observability
+
+        function = observability.current_function()
+        if function is not None:
+            request.headers[FUNCTION_HEADER] = function
+
+    session.events.register("request-created.*.*", add_header)

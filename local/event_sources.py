@@ -16,8 +16,10 @@ very handler Lambda would (``app.<name>``) and acts on the answer as Lambda does
   ``ParallelizationFactor``, a shard's records are split by partition key into lanes that
   each go on in order on their own (a record's lane: its numeric key modulo the lanes,
   here at most ``stream_lanes``), so one partition key's backlog holds up no other's;
-- queues: batches of up to ``batch_size`` messages, several batches at once (up to the
-  mapping's ``ScalingConfig.MaximumConcurrency``, as Lambda's pollers scale out);
+- queues: batches of up to ``batch_size`` messages (more than one receive's 10 are
+  gathered for up to the handler's ``maximum_batching_window_in_seconds``), several
+  batches at once (up to the mapping's ``ScalingConfig.MaximumConcurrency``, as Lambda's
+  pollers scale out);
   messages not reported as failed are deleted; failed ones (or all, on an error or a
   timeout) stay in the queue and come back when their visibility timeout ends.
 """
@@ -305,25 +307,35 @@ class QueuePoller(_Poller):
 
     def __init__(self, name: str, handler: Handler, sqs: Any, queue_url: str,
                  region: str, batch_size: int = 10, wait_seconds: int = 1,
-                 timeout: float = 60) -> None:
+                 timeout: float = 60, batching_window: float = 0) -> None:
         super().__init__(name, handler, timeout)
         self._sqs = sqs
         self._url = queue_url
         self._region = region
         self._batch_size = batch_size
         self._wait = wait_seconds
+        self._window = batching_window
         self._arn = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
+    def _receive(self, most: int, wait: int) -> list[dict[str, Any]]:
+        return list(self._sqs.receive_message(
+            QueueUrl=self._url, MaxNumberOfMessages=min(10, most), WaitTimeSeconds=wait,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", []))
+
     def poll_once(self) -> bool:
-        response = self._sqs.receive_message(
-            QueueUrl=self._url, MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait, AttributeNames=["All"],
-            MessageAttributeNames=["All"])
-        messages = response.get("Messages", [])
+        messages = self._receive(self._batch_size, self._wait)
         if not messages:
             return False
+        # a batch larger than one receive (10): gathered for up to the batching window
+        deadline = time.monotonic() + self._window
+        while len(messages) < self._batch_size and time.monotonic() < deadline \
+                and not self._stop.is_set():
+            more = self._receive(self._batch_size - len(messages), 0)
+            messages += more
+            if not more:
+                self._stop.wait(0.05)
         records = [sqs_event_record(m, self._arn, self._region) for m in messages]
         failed, _ = self._invoke({"Records": records})
         if failed is None:
@@ -394,7 +406,8 @@ def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             stream_lanes: int = 2) -> list[_Poller]:
     """A poller for every stream and queue handler the Chalice ``app`` registers; the
     handler invoked is ``module.<name>``, the object Lambda's handler string names.
-    ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds; a queue
+    ``batching_window`` replaces the handlers' MaximumBatchingWindowInSeconds (of streams
+    and queues); a queue
     gets as many concurrent batches as its mapping's MaximumConcurrency allows, at most
     ``queue_pollers`` on this machine; a stream as many lanes as its mapping's
     ParallelizationFactor, at most ``stream_lanes`` (each lane polls on its own)."""
@@ -418,9 +431,11 @@ def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
                 pollers.append(stream_poller)
         elif hasattr(source, "queue"):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
-            queue_poller = QueuePoller(source.name, handler, sqs, url, region,
-                                       batch_size=source.batch_size,
-                                       timeout=lambda_timeout(source.name))
+            queue_poller = QueuePoller(
+                source.name, handler, sqs, url, region, batch_size=source.batch_size,
+                timeout=lambda_timeout(source.name),
+                batching_window=source.maximum_batching_window_in_seconds
+                if batching_window is None else batching_window)
             maximum = mapping_settings(source.name).get("ScalingConfig", {}).get(
                 "MaximumConcurrency", queue_pollers)
             queue_poller.start(min(int(maximum), queue_pollers))

@@ -7,7 +7,7 @@ line, and runs until Ctrl-C or SIGTERM. State lives as long as the process.
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (AWS endpoint, default 8001),
 ``INBOX_PORT`` (the request inbox, ``local/inbox.py``, default 8002); 0 picks a free port.
 For tests: ``LOCAL_QUEUE_VISIBILITY_TIMEOUT`` (seconds, instead of the template's),
-``LOCAL_BATCHING_WINDOW_SECONDS`` (the stream's batching window) and
+``LOCAL_BATCHING_WINDOW_SECONDS`` (the batching window of streams and queues) and
 ``LOCAL_FAULTS`` (see ``local/faults.py``), ``LOCAL_AWS_CALL_LOG`` (see
 ``local/aws_calls.py``). The dev stage's settings come from
 ``.chalice/config.json``; variables already set in the environment win.
@@ -86,6 +86,7 @@ class LocalStack:
         from local.infra import create_all
 
         aws_calls.install(aws.session())  # for the IAM test, when LOCAL_AWS_CALL_LOG is set
+        aws_calls.label(aws.session())  # the backend counts calls per function (make bench)
 
         visibility = os.environ.get("LOCAL_QUEUE_VISIBILITY_TIMEOUT")
         infra = create_all(aws.dynamodb(), aws.sqs(), settings.get().table_prefix,

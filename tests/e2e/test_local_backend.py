@@ -7,8 +7,10 @@ serializes DynamoDB requests. This test fails against moto's plain threaded serv
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 from local.aws_backend import MotoBackend
@@ -61,5 +63,88 @@ def test_concurrent_transactions_lose_no_writes() -> None:
         items = client.scan(TableName=table, Select="COUNT")["Count"] - 1
         assert len(succeeded) == 240
         assert int(counter["value"]["N"]) == items == len(succeeded)
+    finally:
+        backend.stop()
+
+
+def test_the_backend_counts_calls_by_the_function_that_made_them() -> None:
+    """``make bench`` counts the pipeline's calls per delivery from these counts: a call
+    is the function's whose code made it, and the set-up's (like an event source
+    mapping's) is no function's."""
+    import json
+    import urllib.request
+
+    from chalicelib import observability
+    from local import aws_calls
+
+    backend = MotoBackend().start()
+    try:
+        session = boto3.session.Session(aws_access_key_id="local",
+                                        aws_secret_access_key="local",
+                                        region_name="eu-central-1")
+        aws_calls.label(session)
+        client = session.client("dynamodb", endpoint_url=backend.endpoint,
+                                config=Config(account_id_endpoint_mode="disabled"))
+        (table,) = [t for t in create_tables(client, "label") if t.endswith("-counters")]
+        with observability.running("deliver_notifications"):
+            client.get_item(TableName=table, Key={"name": {"S": "x"}})
+            client.get_item(TableName=table, Key={"name": {"S": "y"}})
+        client.get_item(TableName=table, Key={"name": {"S": "z"}})
+        with urllib.request.urlopen(backend.endpoint + "/_local/calls") as response:
+            counts = json.loads(response.read())
+        assert counts[f"deliver_notifications GetItem {table}"] == 2
+        assert counts[f"- GetItem {table}"] == 1
+    finally:
+        backend.stop()
+
+
+def test_a_cancelled_transaction_leaves_items_and_the_stream_as_they_were() -> None:
+    """The backend undoes a cancelled transaction item by item (moto alone copies whole
+    tables for it): what it wrote is put back, what it created is gone, and the table's
+    stream has no record of it; a transaction that goes through is written and streamed."""
+    backend = MotoBackend().start()
+    try:
+        session = boto3.session.Session(aws_access_key_id="local",
+                                        aws_secret_access_key="local",
+                                        region_name="eu-central-1")
+        config = Config(account_id_endpoint_mode="disabled")
+        client = session.client("dynamodb", endpoint_url=backend.endpoint, config=config)
+        streams = session.client("dynamodbstreams", endpoint_url=backend.endpoint,
+                                 config=config)
+        (table,) = [t for t in create_tables(client, "undo") if t.endswith("-resources")]
+
+        def key(sk: str) -> dict[str, Any]:
+            return {"company_id": {"N": "1"}, "sk": {"S": sk}}
+
+        def streamed() -> int:
+            arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            total = 0
+            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                iterator = streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                total += len(streams.get_records(ShardIterator=iterator)["Records"])
+            return total
+
+        def update(sk: str, value: str, condition: str | None = None) -> dict[str, Any]:
+            action: dict[str, Any] = {
+                "TableName": table, "Key": key(sk), "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"S": value}}}
+            if condition:
+                action["ConditionExpression"] = condition
+            return {"Update": action}
+
+        client.put_item(TableName=table, Item={**key("a"), "v": {"S": "before"}})
+        assert streamed() == 1
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(TransactItems=[
+                update("a", "changed"), update("b", "created"),
+                update("c", "never", "attribute_exists(v)")])
+        assert client.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"S": "before"}
+        assert "Item" not in client.get_item(TableName=table, Key=key("b"))
+        assert streamed() == 1
+        client.transact_write_items(TransactItems=[update("a", "after"), update("b", "new")])
+        assert client.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"S": "after"}
+        assert streamed() >= 3  # moto streams an update that creates an item twice
     finally:
         backend.stop()

@@ -60,6 +60,33 @@ def test_several_batches_of_one_queue_run_at_once_up_to_the_pollers(
     assert poller.most_running == 3  # concurrently, and never more than allowed
 
 
+def test_a_batch_larger_than_one_receive_is_gathered_within_the_batching_window(
+        aws_backend: LocalInfrastructure) -> None:
+    """Lambda hands a mapping with a batching window batches of up to its batch size
+    (more than the 10 messages one ReceiveMessage returns); without one, what one
+    receive found."""
+    url = _queue(aws_backend, 35)
+    batches: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        batches.append(len(event["Records"]))
+
+    gathering = QueuePoller("bursts", handler, aws.sqs(), url, admin.LOCAL_REGION,
+                            batch_size=25, batching_window=1)
+    assert gathering.poll_once()
+    assert batches == [25]
+    at_once = QueuePoller("main", handler, aws.sqs(), url, admin.LOCAL_REGION,
+                          batch_size=25)
+    assert at_once.poll_once()
+    assert batches[1] <= 10
+    # a window ends the gathering when the queue has no more
+    started = time.monotonic()
+    while gathering.poll_once():
+        pass
+    assert sum(batches) == 35
+    assert time.monotonic() - started < 10
+
+
 def test_the_template_sets_each_queue_mappings_concurrency() -> None:
     assert event_sources.mapping_settings("deliver_notifications")["ScalingConfig"] == \
         {"MaximumConcurrency": 50}
