@@ -172,6 +172,66 @@ def transact(items: list[dict[str, Any]], busy: str) -> None:
     raise ServiceUnavailable(busy)
 
 
+#: DynamoDB's limit on the actions of one transaction.
+TRANSACTION_ITEMS = 100
+#: Transactions tried for one set of groups before the rest is given up (None).
+GROUP_TRIES = 3
+
+
+def transact_groups(groups: list[list[dict[str, Any]]]) -> list[bool | None]:
+    """Write many independent groups of actions with as few calls as DynamoDB allows: all
+    the groups in one ``TransactWriteItems`` (or one per 100 actions), each group written
+    whole or not at all. Per group: True when written, False when one of its conditions
+    failed (nothing of it is written), None when it could not be written for another
+    reason (transactions that kept conflicting: the caller may write it another way).
+    Any other error (throttling beyond the client's retries, a lost connection) is raised.
+
+    A transaction is all or nothing, so when DynamoDB cancels one, the groups that failed
+    a condition are left out (its cancellation reasons say which) and the others are tried
+    again, up to ``GROUP_TRIES`` transactions, with jittered backoff between retries of
+    the same groups. The caller must not put two actions on one item in the groups."""
+    outcome: list[bool | None] = [None] * len(groups)
+    chunk: list[int] = []
+    chunks: list[list[int]] = []
+    size = 0
+    for index, group in enumerate(groups):
+        if chunk and size + len(group) > TRANSACTION_ITEMS:
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(index)
+        size += len(group)
+    if chunk:
+        chunks.append(chunk)
+    for pending in chunks:
+        for attempt in range(GROUP_TRIES):
+            if not pending:
+                break
+            items = [action for index in pending for action in groups[index]]
+            try:
+                dynamodb().transact_write_items(TransactItems=items)
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [str(r.get("Code", "None")) for r in
+                           getattr(exc, "response", {}).get("CancellationReasons", [])]
+                failed = set()
+                position = 0
+                for index in pending:
+                    codes = reasons[position:position + len(groups[index])]
+                    position += len(groups[index])
+                    if "ConditionalCheckFailed" in codes:
+                        outcome[index] = False
+                        failed.add(index)
+                if not failed and attempt + 1 < GROUP_TRIES:
+                    time.sleep(backoff_delay(attempt, base=0.02, cap=0.5))
+                pending = [index for index in pending if index not in failed]
+                continue
+            for index in pending:
+                outcome[index] = True
+            break
+    return outcome
+
+
 def backoff_delay(attempt: int, base: float = 0.05, cap: float = 2.0,
                   rng: random.Random | None = None) -> float:
     """Seconds to wait before asking again for what DynamoDB left unprocessed (it does

@@ -35,3 +35,26 @@ def items_read(action: Callable[[], Any]) -> int:
     with ItemsRead() as reads:
         action()
     return reads.items
+
+
+class Calls:
+    """``with Calls() as calls: ...``, then ``calls.made``: the DynamoDB and SQS calls this
+    process made meanwhile, by operation (``Counter``)."""
+
+    def __enter__(self) -> Calls:
+        from collections import Counter
+
+        from chalicelib import aws
+
+        self.made: Counter[str] = Counter()
+        self.clients = [aws.dynamodb(), aws.sqs()]
+        for client in self.clients:
+            client.meta.events.register("before-call", self._count)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.made[model.name] += 1

@@ -17,6 +17,7 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib import aws, clock
 
@@ -63,8 +64,6 @@ def _key(webhook_id: int, index: int) -> str:
 def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot | None:
     """Take one of the webhook's ``concurrency`` slots for ``lease_seconds``; None when
     the ones tried are all held."""
-    now = clock.now()
-    token = uuid.uuid4().hex
     with _held_lock:
         held = set(_held.get(webhook_id, ()))
     free = [index for index in range(concurrency) if index not in held]
@@ -74,29 +73,63 @@ def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot 
     for index in (free[start:] + free[:start])[:PROBES]:
         if not _reserve(webhook_id, index):
             continue  # another thread of this container took it meanwhile
-        key = _key(webhook_id, index)
-        taken = aws.update_if(
-            TableName=aws.table_name(TABLE), Key={"bucket": {"S": key}},
-            UpdateExpression="SET lease_until = :until, holder = :token, "
-                             "expires_at = :expires",
-            ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-            ExpressionAttributeValues={
-                ":until": {"N": str(now + lease_seconds)}, ":token": {"S": token},
-                ":expires": {"N": str(int(now + lease_seconds) + 86400)},
-                ":now": {"N": str(now)}})
-        if taken is not None:
-            return Slot(key, token, webhook_id, index)
+        slot = Slot(_key(webhook_id, index), uuid.uuid4().hex, webhook_id, index)
+        if aws.update_if(**take_update(slot, lease_seconds)) is not None:
+            return slot
         _unreserve(webhook_id, index)
     return None
+
+
+def reserve(webhook_id: int, concurrency: int) -> Slot | None:
+    """A slot this container does not hold, chosen at random and reserved for it, to be
+    taken with ``take_update`` in a batch's transaction (``worker``) and then either
+    released or ``forget``-ed; None when the container holds every slot."""
+    with _held_lock:
+        held = _held.setdefault(webhook_id, set())
+        free = [index for index in range(concurrency) if index not in held]
+        if not free:
+            if not held:
+                _held.pop(webhook_id, None)
+            return None
+        index = random.choice(free)
+        held.add(index)
+    return Slot(_key(webhook_id, index), uuid.uuid4().hex, webhook_id, index)
+
+
+def forget(slot: Slot) -> None:
+    """Drop the reservation of a slot that was not taken."""
+    _unreserve(slot.webhook_id, slot.index)
+
+
+def take_update(slot: Slot, lease_seconds: float) -> dict[str, Any]:
+    """The conditional ``UpdateItem`` that takes ``slot`` (when no one holds it, or its
+    lease ran out) until ``lease_seconds`` from now."""
+    now = clock.now()
+    return {
+        "TableName": aws.table_name(TABLE), "Key": {"bucket": {"S": slot.key}},
+        "UpdateExpression": "SET lease_until = :until, holder = :token, expires_at = :expires",
+        "ConditionExpression": "attribute_not_exists(lease_until) OR lease_until < :now",
+        "ExpressionAttributeValues": {
+            ":until": {"N": str(now + lease_seconds)}, ":token": {"S": slot.token},
+            ":expires": {"N": str(int(now + lease_seconds) + 86400)},
+            ":now": {"N": str(now)}},
+    }
+
+
+def give_update(slot: Slot) -> dict[str, Any]:
+    """The ``UpdateItem`` that gives the slot back, unless its lease ran out and another
+    worker holds it now (then its condition fails)."""
+    return {
+        "TableName": aws.table_name(TABLE), "Key": {"bucket": {"S": slot.key}},
+        "UpdateExpression": "SET lease_until = :zero",
+        "ConditionExpression": "holder = :token",
+        "ExpressionAttributeValues": {":zero": {"N": "0"}, ":token": {"S": slot.token}},
+    }
 
 
 def release(slot: Slot) -> None:
     """Give the slot back (unless its lease ran out and another worker holds it now)."""
     try:
-        aws.update_if(
-            TableName=aws.table_name(TABLE), Key={"bucket": {"S": slot.key}},
-            UpdateExpression="SET lease_until = :zero",
-            ConditionExpression="holder = :token",
-            ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": slot.token}})
+        aws.update_if(**give_update(slot))
     finally:
         _unreserve(slot.webhook_id, slot.index)

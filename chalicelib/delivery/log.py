@@ -86,6 +86,16 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
     claimed, else the log's state, which says why not (done, leased, not yet due, another
     attempt). Only the next attempt, due, of a pending delivery no one holds is claimable;
     the first one creates the log entry."""
+    if aws.update_if(**claim_update(message, attempt, lease_seconds=lease_seconds,
+                                    retention_days=retention_days, token=token)) is None:
+        return state(message) or State(FAILED, 0, 0, 0, 0)  # expired meanwhile: nothing to do
+    return None
+
+
+def claim_update(message: dict[str, Any], attempt: int, *, lease_seconds: float,
+                 retention_days: int, token: str) -> dict[str, Any]:
+    """The conditional ``UpdateItem`` of ``claim``, also an action of a batch's claiming
+    transaction (``worker``)."""
     now = clock.now()
     condition = ("#status = :pending AND attempt_count = :previous AND lease_until < :now "
                  "AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :now)")
@@ -101,20 +111,17 @@ def claim(message: dict[str, Any], attempt: int, *, lease_seconds: float,
     payload = ", payload = :payload" if message.get("payload") else ""
     if payload:
         values[":payload"] = message["payload"]
-    updated = aws.update_if(
-        TableName=aws.table_name(TABLE),
-        Key=_key(message["webhook_id"], message["delivery_id"]),
-        UpdateExpression=(
+    return {
+        "TableName": aws.table_name(TABLE),
+        "Key": _key(message["webhook_id"], message["delivery_id"]),
+        "UpdateExpression": (
             f"SET {_DESCRIPTION}, lease_until = :lease, lease_token = :token, "
             "#status = :pending, status_key = :skey, attempt_count = :attempt, "
             "next_attempt_at = :zero, queued = if_not_exists(queued, :attempt)" + payload),
-        ConditionExpression=condition,
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=aws.to_attributes(values),
-    )
-    if updated is None:
-        return state(message) or State(FAILED, 0, 0, 0, 0)  # expired meanwhile: nothing to do
-    return None
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": aws.to_attributes(values),
+    }
 
 
 def state(message: dict[str, Any]) -> State | None:
@@ -138,6 +145,16 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, tok
     lease; only the worker that claimed the attempt can (``token``). False when the claim
     was lost meanwhile (the lease ran out and another worker took over): the result of
     this stale attempt is then not stored."""
+    return aws.update_if(**record_update(message, attempt, status, token=token,
+                                         next_attempt_at=next_attempt_at,
+                                         queued=queued)) is not None
+
+
+def record_update(message: dict[str, Any], attempt: dict[str, Any], status: str, *,
+                  token: str, next_attempt_at: int = 0,
+                  queued: int | None = None) -> dict[str, Any]:
+    """The conditional ``UpdateItem`` of ``record``, also an action of a batch's recording
+    transaction (``worker``)."""
     values: dict[str, Any] = {":status": status, ":at": attempt["requested_at"], ":zero": 0,
                               ":code": attempt["status_code"], ":error": attempt["error"],
                               ":n": attempt["attempt"], ":token": token,
@@ -152,14 +169,14 @@ def record(message: dict[str, Any], attempt: dict[str, Any], status: str, *, tok
         update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
         values[":empty"] = []
         values[":attempt"] = [attempt]
-    return aws.update_if(
-        TableName=aws.table_name(TABLE),
-        Key=_key(message["webhook_id"], message["delivery_id"]),
-        UpdateExpression=update,
-        ConditionExpression="attempt_count = :n AND lease_token = :token",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=aws.to_attributes(values),
-    ) is not None
+    return {
+        "TableName": aws.table_name(TABLE),
+        "Key": _key(message["webhook_id"], message["delivery_id"]),
+        "UpdateExpression": update,
+        "ConditionExpression": "attempt_count = :n AND lease_token = :token",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": aws.to_attributes(values),
+    }
 
 
 @dataclass(frozen=True)

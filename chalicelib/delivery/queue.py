@@ -80,6 +80,8 @@ def send_bodies(bodies: list[str], queue_name: str | None = None,
     """``send`` for bodies as they are (the dead-letter queue keeps unreadable ones whole),
     ten per call and at most ``MAX_MESSAGE_BYTES`` per call; a body larger than that is
     refused without a call."""
+    if not bodies:
+        return []
     url = aws.queue_url(queue_name or settings.get().delivery_queue_name)
     failed: list[int] = []
     for chunk in _chunks(bodies, failed):

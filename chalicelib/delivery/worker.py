@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import clock, observability, settings, subscriptions
+from chalicelib import aws, clock, observability, settings, subscriptions
 from chalicelib.delivery import flow, outbound, queue, signing, urlguard
 from chalicelib.delivery import log as delivery_log
 from chalicelib.delivery import schedule as retry
@@ -113,20 +113,7 @@ def deliver(records: list[dict[str, Any]], *, lane: str = MAIN) -> dict[str, Any
         if lane != SLOW:
             work = _move_failing_to_slow_lane(work, webhooks, config)
 
-        def one(item: tuple[dict[str, Any], dict[str, Any]]) -> Result:
-            _, message = item
-            webhook = webhooks.get((message["company_id"], message["webhook_id"]))
-            try:
-                return deliver_one(message, webhook, config)
-            except Exception:
-                log.exception("delivery failed unexpectedly", extra=_ids(message))
-                return Result(again=True)
-
-        results: list[Result] = []
-        if work:
-            with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency,
-                                                    len(work))) as pool:
-                results = list(pool.map(observability.in_this_context(one), work))
+        results = _deliver_all([message for _, message in work], webhooks, config)
         hops = [(record, result) for (record, _), result in zip(work, results, strict=True)
                 if result.message is not None]
         refused = set(queue.send([result.message for _, result in hops
@@ -194,6 +181,39 @@ def _automatic_if_claimed(message: dict[str, Any], webhook: Webhook, config: Set
 def _automatic(message: dict[str, Any], attempt: int, token: str, webhook: Webhook,
                config: Settings) -> Result:
     """Make the claimed automatic attempt, queue the next one when it failed, record."""
+    made = _attempt(_Claimed(message, webhook, attempt, token), config)
+    _queue_following([made], config)
+    return _finished(made, delivery_log.record(**_record_arguments(made)), config)
+
+
+@dataclass
+class _Claimed:
+    """An automatic attempt this worker has claimed (and the endpoint slot it took)."""
+
+    message: dict[str, Any]
+    webhook: Webhook
+    attempt: int
+    token: str
+    slot: flow.Slot | None = None
+
+
+@dataclass
+class _Made:
+    """A claimed attempt, made: its outcome, what is next, and the log's new status."""
+
+    claimed: _Claimed
+    outcome: Outcome
+    started: float
+    status: str
+    delay: int | None  # seconds until the next attempt (None: no other attempt)
+    next_at: int = 0
+    queued: int = 0  # the highest attempt a message is queued for
+
+
+def _attempt(claimed: _Claimed, config: Settings) -> _Made:
+    """Send a claimed automatic attempt (or not: the webhook is no longer active) and
+    decide what follows it."""
+    message, webhook, attempt = claimed.message, claimed.webhook, claimed.attempt
     started = clock.now()
     active = webhook.status == subscriptions.ACTIVE
     outcome = _send(message, webhook, config) if active else _inactive(webhook)
@@ -205,28 +225,173 @@ def _automatic(message: dict[str, Any], attempt: int, token: str, webhook: Webho
             retry_after_cap=config.retry_after_cap_seconds)
     status = delivery_log.DELIVERED if outcome.succeeded else \
         delivery_log.PENDING if delay is not None else delivery_log.FAILED
-    next_at, queued = 0, attempt
-    if delay is not None:
-        # the next attempt's message, on the slow lane (this endpoint just failed), hidden
-        # until it is due; the log says it is queued, so copies of this one are dropped
-        next_at = int(started + outcome.duration_ms / 1000 + delay)
-        following = {**message, "attempt": attempt + 1, "due_at": next_at}
-        if not queue.send([following], config.slow_queue_name, [delay]):
-            queued = attempt + 1
-    entry = delivery_log.attempt_entry(
-        attempt, message["trigger"], started, outcome.duration_ms, outcome.status_code,
-        outcome.error, outcome.body, next_attempt_in=delay)
-    if not delivery_log.record(message, entry, status, token=token, next_attempt_at=next_at,
-                               queued=queued):
+    next_at = int(started + outcome.duration_ms / 1000 + delay) if delay is not None else 0
+    return _Made(claimed, outcome, started, status, delay, next_at, attempt)
+
+
+def _queue_following(made: list[_Made], config: Settings) -> None:
+    """Queue the next attempt's message of each failed attempt that has one, on the slow
+    lane (its endpoint just failed), hidden until it is due; the log then says it is
+    queued, so copies of the message of the failed attempt are dropped."""
+    following = [one for one in made if one.delay is not None]
+    if not following:
+        return
+    try:
+        refused = set(queue.send(
+            [{**one.claimed.message, "attempt": one.claimed.attempt + 1,
+              "due_at": one.next_at} for one in following], config.slow_queue_name,
+            [int(one.delay or 0) for one in following]))
+    except Exception:  # the failed attempts' own messages come back and carry the next
+        log.exception("cannot queue the next attempts")
+        return
+    for index, one in enumerate(following):
+        if index not in refused:
+            one.queued = one.claimed.attempt + 1
+
+
+def _record_arguments(made: _Made) -> dict[str, Any]:
+    """What ``delivery_log.record`` and ``record_update`` take for an attempt made."""
+    claimed, outcome = made.claimed, made.outcome
+    return {"message": claimed.message, "status": made.status, "token": claimed.token,
+            "next_attempt_at": made.next_at, "queued": made.queued,
+            "attempt": delivery_log.attempt_entry(
+                claimed.attempt, claimed.message["trigger"], made.started,
+                outcome.duration_ms, outcome.status_code, outcome.error, outcome.body,
+                next_attempt_in=made.delay)}
+
+
+def _finished(made: _Made, recorded: bool, config: Settings) -> Result:
+    """After the attempt's record was written (or refused: ``recorded`` False, another
+    worker took the delivery over), its log line, metrics and endpoint health."""
+    claimed = made.claimed
+    if not recorded:
         log.warning("stale attempt: another worker took the delivery over, this result is "
-                    "not recorded", extra={**_ids(message), "attempt": attempt})
+                    "not recorded", extra={**_ids(claimed.message), "attempt": claimed.attempt})
         observability.count("StaleAttempts")
         return FINISHED
-    _observe(message, attempt, outcome, status, delay)
-    if active:
-        _note_health(webhook, outcome, started, config)
+    _observe(claimed.message, claimed.attempt, made.outcome, made.status, made.delay)
+    if claimed.webhook.status == subscriptions.ACTIVE:
+        _note_health(claimed.webhook, made.outcome, made.started, config)
     # the next attempt's message could not be queued: this one comes back and carries it
-    return Result(again=True) if delay is not None and queued == attempt else FINISHED
+    return Result(again=True) if made.delay is not None and \
+        made.queued == claimed.attempt else FINISHED
+
+
+def _deliver_all(messages: list[dict[str, Any]], webhooks: dict[tuple[int, int], Webhook],
+                 config: Settings) -> list[Result]:
+    """Deliver a batch's messages concurrently, the healthy path at a fixed number of
+    AWS calls whatever the batch's size: the automatic attempts that are due are claimed,
+    with an endpoint slot each, in one transaction, and recorded, their slots given back,
+    in another. A message whose claim that transaction refuses (a copy, a slot another
+    container holds, an attempt the log does not expect) is then delivered on its own
+    (``deliver_one``), which finds out why and acts on it."""
+    now = clock.now()
+    # every claim is taken at the start, so its lease covers the rounds of sends before it
+    rounds = -(-len(messages) // max(1, config.delivery_concurrency))
+    lease = rounds * config.delivery_timeout_seconds + 30
+    results: list[Result | None] = [None] * len(messages)
+    claiming: dict[int, _Claimed] = {}
+    deliveries: set[tuple[int, str]] = set()
+    for index, message in enumerate(messages):
+        webhook = webhooks.get((message["company_id"], message["webhook_id"]))
+        key = (message["webhook_id"], message["delivery_id"])
+        if webhook is None or message["trigger"] != AUTOMATIC or key in deliveries:
+            continue  # on its own (a copy too: one transaction takes one action an item)
+        if message["due_at"] > now + 1:
+            results[index] = _hop(message, message["due_at"] - now)
+            continue
+        slot = None
+        if webhook.status == subscriptions.ACTIVE:
+            slot = flow.reserve(webhook.webhook_id, config.endpoint_concurrency)
+            if slot is None:
+                continue  # the container holds every slot: on its own, it waits a turn
+        deliveries.add(key)
+        claiming[index] = _Claimed(message, webhook, message["attempt"], uuid.uuid4().hex,
+                                   slot)
+    claimed = _claim_all(list(claiming.values()), lease)
+    claiming = {index: one for index, one in claiming.items() if claimed[id(one)]}
+
+    def work(index: int) -> Result | _Made:
+        message = messages[index]
+        try:
+            if index in claiming:
+                return _attempt(claiming[index], config)
+            return deliver_one(message, webhooks.get((message["company_id"],
+                                                      message["webhook_id"])), config)
+        except Exception:
+            log.exception("delivery failed unexpectedly", extra=_ids(message))
+            slot = claiming[index].slot if index in claiming else None
+            if slot is not None:
+                flow.release(slot)
+            return Result(again=True)
+
+    made: dict[int, _Made] = {}
+    todo = [index for index, result in enumerate(results) if result is None]
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(config.delivery_concurrency,
+                                                len(todo))) as pool:
+            for index, done in zip(todo, pool.map(observability.in_this_context(work), todo),
+                                   strict=True):
+                if isinstance(done, _Made):
+                    made[index] = done
+                else:
+                    results[index] = done
+    _queue_following(list(made.values()), config)
+    for index, recorded in _record_all(made).items():
+        results[index] = Result(again=True) if recorded is None else \
+            _finished(made[index], recorded, config)
+    return [result if result is not None else Result(again=True) for result in results]
+
+
+def _claim_all(claiming: list[_Claimed], lease: float) -> dict[int, bool]:
+    """Claim the attempts, each with its slot, in one transaction: by ``id`` of each,
+    whether it is claimed. The slot of one that is not is forgotten again."""
+    groups = [[{"Update": delivery_log.claim_update(
+        one.message, one.attempt, lease_seconds=lease, token=one.token,
+        retention_days=settings.get().delivery_log_retention_days)}]
+        + ([{"Update": flow.take_update(one.slot, lease)}] if one.slot else [])
+        for one in claiming]
+    try:
+        written = aws.transact_groups(groups) if groups else []
+    except Exception:
+        log.exception("cannot claim a batch's attempts together: one at a time instead")
+        written = [None] * len(groups)
+    for one, ok in zip(claiming, written, strict=True):
+        if not ok and one.slot is not None:
+            flow.forget(one.slot)
+    return {id(one): bool(ok) for one, ok in zip(claiming, written, strict=True)}
+
+
+def _record_all(made: dict[int, _Made]) -> dict[int, bool | None]:
+    """Record the attempts made and give their slots back, in one transaction (each record
+    and each slot on its own: a record the log refuses is a stale attempt, a slot whose
+    lease ran out is another worker's now); what the transaction could not write is
+    written one item at a time. By index, whether the attempt was recorded (None: it
+    could not be written at all)."""
+    indexes = list(made)
+    slots = [made[index].claimed.slot for index in indexes]
+    given = [slot for slot in slots if slot is not None]
+    groups = [[{"Update": delivery_log.record_update(**_record_arguments(made[index]))}]
+              for index in indexes] + [[{"Update": flow.give_update(slot)}] for slot in given]
+    try:
+        written = aws.transact_groups(groups) if groups else []
+    except Exception:
+        log.exception("cannot record a batch's attempts together: one at a time instead")
+        written = [None] * len(groups)
+    recorded: dict[int, bool | None] = {}
+    for index, ok in zip(indexes, written, strict=False):
+        recorded[index] = ok
+        if ok is None:
+            try:
+                recorded[index] = delivery_log.record(**_record_arguments(made[index]))
+            except Exception:  # made, not recorded: the message comes back (lease, retry)
+                log.exception("cannot record an attempt", extra=_ids(made[index].claimed.message))
+    for slot, ok in zip(given, written[len(indexes):], strict=True):
+        if ok is None:
+            flow.release(slot)
+        else:
+            flow.forget(slot)
+    return recorded
 
 
 def _manual(message: dict[str, Any], webhook: Webhook, config: Settings) -> Result:

@@ -17,6 +17,7 @@ from chalicelib.delivery import worker
 from local.event_sources import sqs_event_record, stream_event_record
 from local.infra import LocalInfrastructure
 from tests.integration.conftest import Tenant
+from tests.reads import Calls
 from tests.receivers import Receiver
 
 REGION = "eu-central-1"
@@ -333,6 +334,93 @@ def test_a_copy_that_arrives_while_another_worker_sends_waits_on_the_queue(
     assert pipeline.deliver([message], lane=lane) == {"batchItemFailures": []}
     assert receiver.requests == []
     assert pipeline.count(lane, "ApproximateNumberOfMessagesDelayed") == 1
+
+
+def slot_leases(webhook_id: int) -> list[float]:
+    """The lease of each endpoint slot of the webhook that was ever taken (0: free)."""
+    items = aws.dynamodb().scan(TableName=aws.table_name("rate_limits"))["Items"]
+    return [float(item["lease_until"]["N"]) for item in items
+            if item["bucket"]["S"].startswith(f"endpoint#{webhook_id}#")]
+
+
+@pytest.mark.parametrize("changes", [2, 10])
+def test_a_healthy_batch_costs_the_same_few_aws_calls_whatever_its_size(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline, changes: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "_success_writes", worker._Throttle(60))  # a new container
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for index in range(changes):
+        tenant.call("POST", "/v4/services", {"name": f"S{index}"})
+    pipeline.fan_out(pipeline.stream_records())
+    messages = pipeline.messages()
+    assert len(messages) == changes
+    with Calls() as calls:
+        assert pipeline.deliver(messages) == {"batchItemFailures": []}
+    # one read of the webhooks; the attempts claimed, each with an endpoint slot, in one
+    # transaction and recorded, the slots given back, in another; and the endpoint's
+    # health, written once a minute while it stays healthy
+    assert calls.made == {"BatchGetItem": 1, "TransactWriteItems": 2, "UpdateItem": 1}
+    assert len(receiver.requests) == changes
+    assert sorted((d["status"], d["attempt_count"]) for d in logged(webhook_id)) == \
+        [("delivered", 1)] * changes
+    leases = slot_leases(webhook_id)
+    assert len(leases) == changes and set(leases) == {0}
+
+
+def test_a_claim_the_batch_cannot_make_is_dealt_with_alone_and_the_rest_together(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline) -> None:
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for name in "ABC":
+        tenant.call("POST", "/v4/services", {"name": name})
+    pipeline.fan_out(pipeline.stream_records())
+    messages = pipeline.messages()
+    held = json.loads(messages[0]["body"])
+    assert delivery_log.claim(held, 1, lease_seconds=60, token="another worker",
+                              retention_days=30) is None
+    with Calls() as calls:
+        assert pipeline.deliver(messages) == {"batchItemFailures": []}
+    # the claiming transaction, refused for the held delivery, then again without it;
+    # the held delivery waits on the queue until that lease ends
+    assert calls.made["TransactWriteItems"] == 3
+    assert len(receiver.requests) == 2
+    assert pipeline.count("main", "ApproximateNumberOfMessagesDelayed") == 1
+    assert sorted(d["status"] for d in logged(webhook_id)) == \
+        ["delivered", "delivered", "pending"]
+    assert set(slot_leases(webhook_id)) == {0}
+
+
+def test_a_batch_records_its_attempts_except_one_whose_delivery_another_worker_took(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for name in "AB":
+        tenant.call("POST", "/v4/services", {"name": name})
+    pipeline.fan_out(pipeline.stream_records())
+    messages = pipeline.messages()
+    lost = json.loads(messages[0]["body"])["delivery_id"]
+    attempt = worker._attempt
+
+    def attempt_outliving_its_lease(claimed: Any, config: Any) -> Any:
+        made = attempt(claimed, config)
+        if claimed.message["delivery_id"] == lost:  # meanwhile another worker took over
+            aws.dynamodb().update_item(
+                TableName=aws.table_name("deliveries"),
+                Key={"webhook_id": {"N": str(webhook_id)}, "delivery_id": {"S": lost}},
+                UpdateExpression="SET lease_token = :other",
+                ExpressionAttributeValues={":other": {"S": "another worker"}})
+        return made
+
+    monkeypatch.setattr(worker, "_attempt", attempt_outliving_its_lease)
+    assert pipeline.deliver(messages) == {"batchItemFailures": []}
+    assert len(receiver.requests) == 2
+    # the other attempt is recorded; the one whose delivery was taken over is not (its
+    # result would overwrite the newer worker's), and no slot stays taken
+    by_id = {d["id"]: d for d in logged(webhook_id)}
+    assert by_id.pop(lost)["status"] == "pending"
+    assert delivery_log.get(webhook_id, lost)["attempts"] == []
+    ((_, recorded),) = by_id.items()
+    assert (recorded["status"], recorded["attempt_count"]) == ("delivered", 1)
+    assert set(slot_leases(webhook_id)) == {0}
 
 
 def one_delivery(tenant: Tenant, receiver: Receiver,
