@@ -54,7 +54,7 @@ class Settings:
     resources_stream_arn: str = PLACEHOLDER_STREAM_ARN
     delivery_connect_timeout_seconds: float = 5.0
     delivery_timeout_seconds: float = 15.0
-    delivery_concurrency: int = 10
+    delivery_concurrency: int = 50
     endpoint_concurrency: int = 10
     delivery_log_retention_days: int = 30
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
@@ -178,7 +178,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         delivery_timeout_seconds=_number(
             env.get("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "15"),
             "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", float),
-        delivery_concurrency=int(_number(env.get("WEBHOOKS_DELIVERY_CONCURRENCY", "10"),
+        delivery_concurrency=int(_number(env.get("WEBHOOKS_DELIVERY_CONCURRENCY", "50"),
                                          "WEBHOOKS_DELIVERY_CONCURRENCY", int)),
         endpoint_concurrency=int(_number(env.get("WEBHOOKS_ENDPOINT_CONCURRENCY", "10"),
                                          "WEBHOOKS_ENDPOINT_CONCURRENCY", int)),

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from chalicelib import admin, auth, aws, companies, subscriptions
 from chalicelib.errors import Conflict, NotFound, Unauthenticated
 from chalicelib.plans import limit_reached
+from tests.reads import Calls
 
 
 def limit_error() -> Exception:
@@ -187,3 +189,55 @@ def test_a_container_never_tries_the_endpoint_slots_it_holds(
     assert len(writes) == 6
     for slot in (second, third):
         flow.release(slot)
+
+
+def test_independent_groups_are_written_with_a_transaction_per_100_actions() -> None:
+    """``aws.transact_groups``: 60 groups of 2 actions take 2 transactions, and one more
+    for the first again without the group whose condition fails, which writes nothing."""
+    table = aws.table_name("rate_limits")
+
+    def put(key: str, condition: str | None = None) -> dict[str, Any]:
+        action: dict[str, Any] = {"TableName": table, "Item": {"bucket": {"S": key}}}
+        if condition:
+            action["ConditionExpression"] = condition
+            action["ExpressionAttributeNames"] = {"#key": "bucket"}
+        return {"Put": action}
+
+    aws.dynamodb().put_item(TableName=table, Item={"bucket": {"S": "group-test#7b"}})
+    groups = [[put(f"group-test#{n}a"),
+               put(f"group-test#{n}b", "attribute_not_exists(#key)")] for n in range(60)]
+    with Calls() as calls:
+        written = aws.transact_groups(groups)
+    assert written == [n != 7 for n in range(60)]
+    assert calls.made == {"TransactWriteItems": 3}
+    stored = {item["bucket"]["S"] for item in
+              aws.dynamodb().scan(TableName=table)["Items"]}
+    assert "group-test#7a" not in stored
+    assert {f"group-test#{n}{part}" for n in range(60) for part in "ab"} - stored == \
+        {"group-test#7a"}
+
+
+def test_a_companys_few_deliveries_cost_no_count_until_a_quarter_of_its_share(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fairness``: up to a quarter of the share a second stays in the container, with no
+    write; the first write of the second counts those too."""
+    from chalicelib import clock
+    from chalicelib.delivery import fairness
+
+    monkeypatch.setattr(fairness, "_uncounted", {})
+    monkeypatch.setattr(clock, "now", lambda: 1_000_000.5)
+    with Calls() as calls:
+        assert fairness.main_lane_allowance(7, 5, 40) == 5
+        assert fairness.main_lane_allowance(7, 5, 40) == 5
+    assert calls.made == {}
+    with Calls() as calls:  # 10 kept and 35 more: 45 in the second, of a share of 40
+        assert fairness.main_lane_allowance(7, 35, 40) == 30
+    assert calls.made == {"UpdateItem": 1}
+    item = aws.dynamodb().get_item(TableName=aws.table_name("rate_limits"),
+                                   Key={"bucket": {"S": "company#7#1000000"}})["Item"]
+    assert item["queued"] == {"N": "45"}
+    # in the next second, the container keeps a few to itself again
+    monkeypatch.setattr(clock, "now", lambda: 1_000_001.5)
+    with Calls() as calls:
+        assert fairness.main_lane_allowance(7, 10, 40) == 10
+    assert calls.made == {}
