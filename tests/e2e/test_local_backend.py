@@ -148,3 +148,64 @@ def test_a_cancelled_transaction_leaves_items_and_the_stream_as_they_were() -> N
         assert streamed() >= 3  # moto streams an update that creates an item twice
     finally:
         backend.stop()
+
+
+def test_a_query_reads_only_its_partition_and_sees_every_write() -> None:
+    """moto alone looks at every item of a table for each query; the backend reads the
+    queried partition (of the table, or of an index, whose map it makes again after a
+    write to the table) and answers exactly what moto answers."""
+    from local import aws_backend
+
+    backend = MotoBackend().start()
+    try:
+        client = boto3.client(
+            "dynamodb", endpoint_url=backend.endpoint, region_name="eu-central-1",
+            aws_access_key_id="local", aws_secret_access_key="local",
+            config=Config(account_id_endpoint_mode="disabled"))
+        tables = create_tables(client, "parts")
+        (webhooks,) = [t for t in tables if t.endswith("-webhooks")]
+        (other,) = [t for t in tables if t.endswith("-counters")]
+        index = f"{webhooks}/active_by_event"
+
+        def put(company: int, hook: int, event: str) -> None:
+            client.put_item(TableName=webhooks, Item={
+                "company_id": {"N": str(company)}, "sk": {"S": f"webhook#{hook:05d}"},
+                "webhook_id": {"N": str(hook)}, "active_key": {"S": f"{company}#{event}"}})
+
+        def active(company: int, event: str) -> list[int]:
+            found = client.query(TableName=webhooks, IndexName="active_by_event",
+                                 KeyConditionExpression="active_key = :k",
+                                 ExpressionAttributeValues={":k": {"S": f"{company}#{event}"}})
+            return [int(i["webhook_id"]["N"]) for i in found["Items"]]
+
+        def of_company(company: int) -> list[str]:
+            found = client.query(TableName=webhooks, KeyConditionExpression="company_id = :c",
+                                 ExpressionAttributeValues={":c": {"N": str(company)}})
+            return [i["sk"]["S"] for i in found["Items"]]
+
+        for hook in (3, 1, 2):
+            put(1, hook, "customer.created")
+        for hook in range(100, 300):
+            put(hook, hook, "entry.created")
+        passes = aws_backend.index_passes[index]
+        assert sorted(active(1, "customer.created")) == [1, 2, 3]
+        assert active(1, "customer.created") and active(150, "entry.created") == [150]
+        assert aws_backend.index_passes[index] == passes + 1  # one map for three queries
+        client.put_item(TableName=other, Item={"name": {"S": "elsewhere"}})
+        assert active(1, "entry.created") == []
+        assert aws_backend.index_passes[index] == passes + 1  # another table's write
+        # an update in place moves an item between partitions of the index
+        client.update_item(TableName=webhooks, Key={"company_id": {"N": "1"},
+                                                    "sk": {"S": "webhook#00002"}},
+                           UpdateExpression="SET active_key = :k",
+                           ExpressionAttributeValues={":k": {"S": "1#entry.created"}})
+        assert sorted(active(1, "customer.created")) == [1, 3]
+        assert active(1, "entry.created") == [2]
+        client.delete_item(TableName=webhooks, Key={"company_id": {"N": "1"},
+                                                    "sk": {"S": "webhook#00003"}})
+        assert active(1, "customer.created") == [1]
+        assert of_company(1) == ["webhook#00001", "webhook#00002"]  # in key order
+        assert of_company(150) == ["webhook#00150"]
+        assert aws_backend.index_passes[index] == passes + 3
+    finally:
+        backend.stop()
