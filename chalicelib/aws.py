@@ -130,13 +130,24 @@ def error_code(exc: Exception) -> str:
 
 def update_if(**kwargs: Any) -> dict[str, Any] | None:
     """``UpdateItem`` with a ``ConditionExpression``: its response, or None when the
-    condition did not hold (which writes nothing); every other error is raised."""
-    try:
-        return dict(dynamodb().update_item(**kwargs))
-    except Exception as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return None
+    condition did not hold (which writes nothing); every other error is raised. A write
+    to an item that a transaction is writing at that moment is refused by DynamoDB with
+    ``TransactionConflictException`` (which botocore does not retry, and moto never
+    answers): it is tried again after a short jittered pause, a few times."""
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            return dict(dynamodb().update_item(**kwargs))
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return None
+            if code != "TransactionConflictException" or attempt + 1 == CONFLICT_TRIES:
+                raise
+            time.sleep(backoff_delay(attempt, base=0.02, cap=0.5))
+    raise AssertionError("unreachable")
+
+
+CONFLICT_TRIES = 4
 
 
 TRANSACTION_TRIES = 8
@@ -176,6 +187,9 @@ def transact(items: list[dict[str, Any]], busy: str) -> None:
 TRANSACTION_ITEMS = 100
 #: Transactions tried for one set of groups before the rest is given up (None).
 GROUP_TRIES = 3
+#: Cancellation reasons of an action that may go through when tried again.
+_PASSING = frozenset({"None", "TransactionConflict", "ThrottlingError",
+                      "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 
 
 def transact_groups(groups: list[list[dict[str, Any]]]) -> list[bool | None]:
@@ -217,11 +231,13 @@ def transact_groups(groups: list[list[dict[str, Any]]]) -> list[bool | None]:
                 failed = set()
                 position = 0
                 for index in pending:
-                    codes = reasons[position:position + len(groups[index])]
+                    codes = set(reasons[position:position + len(groups[index])])
                     position += len(groups[index])
                     if "ConditionalCheckFailed" in codes:
                         outcome[index] = False
                         failed.add(index)
+                    elif codes - _PASSING:  # one it can never win (a validation error…)
+                        failed.add(index)  # None: the caller writes it another way
                 if not failed and attempt + 1 < GROUP_TRIES:
                     time.sleep(backoff_delay(attempt, base=0.02, cap=0.5))
                 pending = [index for index in pending if index not in failed]

@@ -14,7 +14,7 @@ items expire by TTL. A container keeps the first deliveries of a company in a se
 to a quarter of the share, to itself (no write: a company that makes a change now and
 then costs nothing here) and adds them to the count with its first write of that second;
 so a company's main-queue deliveries may exceed its share by at most a quarter of it per
-container at once (a company's changes reach the fan-out through one stream lane).
+container and second (a company's changes reach the fan-out through one stream lane).
 """
 from __future__ import annotations
 
@@ -37,8 +37,10 @@ def on_main_lane(already: int, wanted: int, share: int) -> int:
 
 
 #: Deliveries of a company this container put on the main queue in a second without
-#: counting them yet: company -> (second, deliveries).
+#: counting them yet: company -> (second, deliveries, or COUNTING once it has written the
+#: count in that second: from then on every delivery of the second is counted).
 _uncounted: dict[int, tuple[int, int]] = {}
+COUNTING = -1
 _uncounted_lock = threading.Lock()
 
 
@@ -49,11 +51,11 @@ def main_lane_allowance(company_id: int, wanted: int, share: int) -> int:
     with _uncounted_lock:
         when, kept = _uncounted.get(company_id, (second, 0))
         kept = kept if when == second else 0
-        if kept + wanted <= share // 4:  # few: kept to this container, no write
+        if 0 <= kept and kept + wanted <= share // 4:  # few: kept to itself, no write
             _uncounted[company_id] = (second, kept + wanted)
             return wanted
-        _uncounted.pop(company_id, None)
-    return _count(company_id, second, kept, wanted, share)
+        _uncounted[company_id] = (second, COUNTING)  # the rest of the second is counted
+    return _count(company_id, second, max(0, kept), wanted, share)
 
 
 def _count(company_id: int, second: int, kept: int, wanted: int, share: int) -> int:

@@ -74,9 +74,14 @@ def acquire(webhook_id: int, concurrency: int, *, lease_seconds: float) -> Slot 
         if not _reserve(webhook_id, index):
             continue  # another thread of this container took it meanwhile
         slot = Slot(_key(webhook_id, index), uuid.uuid4().hex, webhook_id, index)
-        if aws.update_if(**take_update(slot, lease_seconds)) is not None:
+        taken = False
+        try:
+            taken = aws.update_if(**take_update(slot, lease_seconds)) is not None
+        finally:
+            if not taken:
+                _unreserve(webhook_id, index)
+        if taken:
             return slot
-        _unreserve(webhook_id, index)
     return None
 
 

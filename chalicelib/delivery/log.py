@@ -172,7 +172,9 @@ def record_update(message: dict[str, Any], attempt: dict[str, Any], status: str,
     return {
         "TableName": aws.table_name(TABLE),
         "Key": _key(message["webhook_id"], message["delivery_id"]),
-        "UpdateExpression": update,
+        # the lease's token goes with the record: the same record written twice (a retry
+        # of a write whose answer was lost) fails its condition instead of appending twice
+        "UpdateExpression": update + " REMOVE lease_token",
         "ConditionExpression": "attempt_count = :n AND lease_token = :token",
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": aws.to_attributes(values),

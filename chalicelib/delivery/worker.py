@@ -338,24 +338,29 @@ def _deliver_all(messages: list[dict[str, Any]], webhooks: dict[tuple[int, int],
                     results[index] = done
     _queue_following(list(made.values()), config)
     for index, recorded in _record_all(made).items():
-        results[index] = Result(again=True) if recorded is None else \
-            _finished(made[index], recorded, config)
+        try:
+            results[index] = Result(again=True) if recorded is None else \
+                _finished(made[index], recorded, config)
+        except Exception:  # recorded: a failed health write must not fail the batch
+            log.exception("after a delivery attempt", extra=_ids(messages[index]))
+            results[index] = FINISHED
     return [result if result is not None else Result(again=True) for result in results]
 
 
 def _claim_all(claiming: list[_Claimed], lease: float) -> dict[int, bool]:
     """Claim the attempts, each with its slot, in one transaction: by ``id`` of each,
     whether it is claimed. The slot of one that is not is forgotten again."""
-    groups = [[{"Update": delivery_log.claim_update(
-        one.message, one.attempt, lease_seconds=lease, token=one.token,
-        retention_days=settings.get().delivery_log_retention_days)}]
-        + ([{"Update": flow.take_update(one.slot, lease)}] if one.slot else [])
-        for one in claiming]
+    written: list[bool | None] = [None] * len(claiming)
     try:
-        written = aws.transact_groups(groups) if groups else []
+        groups = [[{"Update": delivery_log.claim_update(
+            one.message, one.attempt, lease_seconds=lease, token=one.token,
+            retention_days=settings.get().delivery_log_retention_days)}]
+            + ([{"Update": flow.take_update(one.slot, lease)}] if one.slot else [])
+            for one in claiming]
+        if groups:
+            written = aws.transact_groups(groups)
     except Exception:
         log.exception("cannot claim a batch's attempts together: one at a time instead")
-        written = [None] * len(groups)
     for one, ok in zip(claiming, written, strict=True):
         if not ok and one.slot is not None:
             flow.forget(one.slot)
@@ -369,28 +374,38 @@ def _record_all(made: dict[int, _Made]) -> dict[int, bool | None]:
     written one item at a time. By index, whether the attempt was recorded (None: it
     could not be written at all)."""
     indexes = list(made)
-    slots = [made[index].claimed.slot for index in indexes]
-    given = [slot for slot in slots if slot is not None]
-    groups = [[{"Update": delivery_log.record_update(**_record_arguments(made[index]))}]
-              for index in indexes] + [[{"Update": flow.give_update(slot)}] for slot in given]
+    given = [made[index].claimed.slot for index in indexes
+             if made[index].claimed.slot is not None]
+    written: list[bool | None] = [None] * (len(indexes) + len(given))
     try:
-        written = aws.transact_groups(groups) if groups else []
+        groups = [[{"Update": delivery_log.record_update(**_record_arguments(made[index]))}]
+                  for index in indexes] + [[{"Update": flow.give_update(slot)}]
+                                           for slot in given if slot is not None]
+        if groups:
+            written = aws.transact_groups(groups)
     except Exception:
         log.exception("cannot record a batch's attempts together: one at a time instead")
-        written = [None] * len(groups)
     recorded: dict[int, bool | None] = {}
-    for index, ok in zip(indexes, written, strict=False):
-        recorded[index] = ok
-        if ok is None:
+    try:
+        for index, ok in zip(indexes, written, strict=False):
+            recorded[index] = ok
+            if ok is None:
+                try:
+                    recorded[index] = delivery_log.record(**_record_arguments(made[index]))
+                except Exception:  # made, not recorded: the message comes back (lease)
+                    log.exception("cannot record an attempt",
+                                  extra=_ids(made[index].claimed.message))
+    finally:  # every slot is given back or, given back already, forgotten
+        for slot, ok in zip(given, written[len(indexes):], strict=True):
+            if slot is None:
+                continue
+            if ok is not None:
+                flow.forget(slot)
+                continue
             try:
-                recorded[index] = delivery_log.record(**_record_arguments(made[index]))
-            except Exception:  # made, not recorded: the message comes back (lease, retry)
-                log.exception("cannot record an attempt", extra=_ids(made[index].claimed.message))
-    for slot, ok in zip(given, written[len(indexes):], strict=True):
-        if ok is None:
-            flow.release(slot)
-        else:
-            flow.forget(slot)
+                flow.release(slot)  # which forgets it, whatever happens
+            except Exception:  # its lease runs out
+                log.exception("cannot give an endpoint slot back")
     return recorded
 
 

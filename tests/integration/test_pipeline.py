@@ -423,6 +423,42 @@ def test_a_batch_records_its_attempts_except_one_whose_delivery_another_worker_t
     assert set(slot_leases(webhook_id)) == {0}
 
 
+def test_a_failed_health_write_fails_no_message_of_the_batch(
+        tenant: Tenant, receiver: Receiver, pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "_success_writes", worker._Throttle(60))
+    webhook_id = subscribe(tenant, "service.created", receiver.url)
+    for name in "AB":
+        tenant.call("POST", "/v4/services", {"name": name})
+    pipeline.fan_out(pipeline.stream_records())
+
+    def throttled(*_: Any, **__: Any) -> None:
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(subscriptions, "record_health", throttled)
+    # the attempts are recorded before the health is: the messages are done
+    assert pipeline.deliver(pipeline.messages()) == {"batchItemFailures": []}
+    assert sorted(d["status"] for d in logged(webhook_id)) == ["delivered", "delivered"]
+    assert set(slot_leases(webhook_id)) == {0}
+
+
+def test_an_attempt_recorded_twice_is_kept_once(tenant: Tenant, receiver: Receiver,
+                                                pipeline: Pipeline) -> None:
+    """A record written again (a retry of a write whose answer was lost) fails its
+    condition instead of appending the attempt a second time."""
+    subscribe(tenant, "service.created", receiver.url)
+    tenant.call("POST", "/v4/services", {"name": "A"})
+    pipeline.fan_out(pipeline.stream_records())
+    (message,) = pipeline.messages()
+    body = json.loads(message["body"])
+    assert delivery_log.claim(body, 1, lease_seconds=60, token="worker",
+                              retention_days=30) is None
+    entry = delivery_log.attempt_entry(1, "automatic", time.time(), 12, 200, None, "ok")
+    assert delivery_log.record(body, entry, delivery_log.DELIVERED, token="worker")
+    assert not delivery_log.record(body, entry, delivery_log.DELIVERED, token="worker")
+    assert len(delivery_log.get(body["webhook_id"], body["delivery_id"])["attempts"]) == 1
+
+
 def one_delivery(tenant: Tenant, receiver: Receiver,
                  pipeline: Pipeline) -> tuple[int, dict[str, Any]]:
     """A webhook, a change, its delivery: the webhook's id and the log entry."""

@@ -236,6 +236,9 @@ def test_a_companys_few_deliveries_cost_no_count_until_a_quarter_of_its_share(
     item = aws.dynamodb().get_item(TableName=aws.table_name("rate_limits"),
                                    Key={"bucket": {"S": "company#7#1000000"}})["Item"]
     assert item["queued"] == {"N": "45"}
+    with Calls() as calls:  # once counted in a second, the rest of it is counted too
+        assert fairness.main_lane_allowance(7, 1, 40) == 0
+    assert calls.made == {"UpdateItem": 1}
     # in the next second, the container keeps a few to itself again
     monkeypatch.setattr(clock, "now", lambda: 1_000_001.5)
     with Calls() as calls:

@@ -43,13 +43,20 @@ def test_the_event_sources_report_partial_failures(packaged: dict[str, Any]) -> 
     assert stream["MaximumRetryAttempts"] > 0
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == \
         {"Fn::GetAtt": ["FanOutFailureQueue", "Arn"]}
-    for function, queue_name in (("DeliverNotifications", "deliveries"),
-                                 ("DeliverBursts", "deliveries-bursts"),
-                                 ("DeliverToFailingEndpoints", "deliveries-slow")):
+    for function, queue_name, logical in (
+            ("DeliverNotifications", "deliveries", "DeliveryQueue"),
+            ("DeliverBursts", "deliveries-bursts", "BurstDeliveryQueue"),
+            ("DeliverToFailingEndpoints", "deliveries-slow", "SlowDeliveryQueue")):
         queue = resources[function]["Properties"]["Events"][
             f"{function}SqsEventSource"]["Properties"]
         assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert queue["Queue"]["Fn::Sub"].endswith(f":clockodo-webhooks-prod-{queue_name}")
+        # AWS: a batch larger than 10 needs a batching window; the queue hides a message
+        # for at least 6 times the function's timeout plus that window
+        window = queue.get("MaximumBatchingWindowInSeconds", 0)
+        assert queue["BatchSize"] <= 10 or window >= 1
+        assert resources[logical]["Properties"]["VisibilityTimeout"] >= \
+            6 * resources[function]["Properties"]["Timeout"] + window
     delivery_queue = resources["DeliveryQueue"]["Properties"]
     assert delivery_queue["RedrivePolicy"]["deadLetterTargetArn"] == \
         {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
