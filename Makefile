@@ -20,10 +20,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python -m local.stack
 
-## test: lint, the packaged template through cfn-lint, then every test
+## test: lint, the packaged template through cfn-lint, then every test: two at a time
+## (pytest-xdist, a file per worker, the longest first: LONGEST_FIRST in tests/conftest.py;
+## TEST_WORKERS=0 runs them in this one process), then
+## the IAM test, which checks the AWS calls all of them recorded (build/aws-calls.jsonl)
+TEST_WORKERS ?= 2
+CALL_LOG := $(CURDIR)/build/aws-calls.jsonl
 test: $(STAMP) lint package browser
 	$(BIN)/cfn-lint build/package/sam.json
-	$(BIN)/python -m pytest -q
+	rm -f $(CALL_LOG) $(CALL_LOG).layers
+	TESTS_AWS_CALL_LOG=$(CALL_LOG) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) \
+	  --dist loadfile --no-loadscope-reorder -m "not after_all"
+	TESTS_AWS_CALL_LOG=$(CALL_LOG) $(BIN)/python -m pytest -q -m after_all \
+	  tests/test_iam_policies.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -146,6 +146,10 @@ class _Poller:
             thread.start()
             self._threads.append(thread)
 
+    def request_stop(self) -> None:
+        """Stop polling, without waiting (``stop`` waits)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 2) -> None:
         """Stop polling; a handler still running (a send to a slow receiver) is left to
         the process's exit, as a Lambda's invocation ends with its container."""
@@ -178,7 +182,7 @@ class StreamPoller(_Poller):
                  retry_delay: float = 0.2, on_failure: Callable[[dict[str, Any]], None]
                  | None = None, batching_window: float = 0, bisect: bool = True,
                  timeout: float = 60, partition_key: str | None = None, lane: int = 0,
-                 lanes: int = 1) -> None:
+                 lanes: int = 1, shard_refresh: float = 1.0) -> None:
         super().__init__(name, handler, timeout)
         self._partition_key = partition_key
         self._lane = lane
@@ -196,9 +200,15 @@ class StreamPoller(_Poller):
         self._on_failure = on_failure
         self._iterators: dict[str, str | None] = {}
         self._retries: dict[str, int] = {}
+        self._shard_refresh = shard_refresh
+        self._shards_checked = float("-inf")
 
 
-    def poll_once(self) -> bool:
+    def _discover_shards(self) -> None:
+        """New shards of the stream, at most once every ``shard_refresh`` seconds (as
+        Lambda's poller looks for new shards now and then, not before every read)."""
+        if time.monotonic() < self._shards_checked + self._shard_refresh:
+            return
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"][
             "Shards"]
         for shard in shards:
@@ -207,6 +217,10 @@ class StreamPoller(_Poller):
                 self._iterators[shard_id] = self._streams.get_shard_iterator(
                     StreamArn=self._arn, ShardId=shard_id,
                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        self._shards_checked = time.monotonic()
+
+    def poll_once(self) -> bool:
+        self._discover_shards()
         busy = False
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
@@ -433,7 +447,7 @@ def for_app(app: Any, module: Any, *, streams: Any, sqs: Any, region: str,
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
             queue_poller = QueuePoller(
                 source.name, handler, sqs, url, region, batch_size=source.batch_size,
-                timeout=lambda_timeout(source.name),
+                timeout=lambda_timeout(source.name), wait_seconds=5,
                 batching_window=source.maximum_batching_window_in_seconds
                 if batching_window is None else batching_window)
             maximum = mapping_settings(source.name).get("ScalingConfig", {}).get(

@@ -168,8 +168,11 @@ class LocalStack:
         self._stop_requested = True
 
     def shutdown(self) -> None:
+        for poller in self._pollers:  # all at once: their long polls end side by side
+            poller.request_stop()
+        deadline = time.monotonic() + 2
         for poller in self._pollers:
-            poller.stop()
+            poller.stop(timeout=max(0.0, deadline - time.monotonic()))
         if self._inbox is not None:
             self._inbox.stop()
         if self._api is not None:
