@@ -9,7 +9,9 @@ it waits its turn on the queue (a short hop) without counting as a failed attemp
 without holding a worker. Slots are tried from a random start, so a busy endpoint costs
 a few writes per look, and a quiet one a single write. A container never tries the slots
 it holds itself (the sends of one batch to one webhook take different slots at once), and
-once it holds them all it knows, without a write, that the delivery waits.
+once it holds them all it knows, without a write, that the delivery waits. The worker's
+batch path takes a slot, chosen with ``reserve``, in the same transaction as the attempt's
+claim (``take_update``) and gives it back in the one that records it (``give_update``).
 """
 from __future__ import annotations
 

@@ -20,6 +20,10 @@ the slow lane, delayed until it is due. After the last attempt the delivery is `
 At most ``WEBHOOKS_ENDPOINT_CONCURRENCY`` sends are in flight to one webhook (``flow``); a
 delivery that finds them all taken waits a turn on the queue, which is no attempt.
 
+A batch's due automatic attempts are claimed, with their slots, in one transaction and
+recorded in another (``_deliver_all``); whatever a transaction refuses is delivered on its
+own (``deliver_one``), which finds out why.
+
 Manual attempts (redeliveries, recoveries, test events) are attempted once each (a
 request id deduplicates copies), numbered apart, and never consume or end the automatic
 schedule. Every attempt also updates the endpoint's health: 410 Gone disables the webhook
