@@ -326,7 +326,10 @@ def _deliver_all(messages: list[dict[str, Any]], webhooks: dict[tuple[int, int],
             log.exception("delivery failed unexpectedly", extra=_ids(message))
             slot = claiming[index].slot if index in claiming else None
             if slot is not None:
-                flow.release(slot)
+                try:
+                    flow.release(slot)  # which forgets it, whatever happens
+                except Exception:  # its lease runs out
+                    log.exception("cannot give an endpoint slot back")
             return Result(again=True)
 
     made: dict[int, _Made] = {}
