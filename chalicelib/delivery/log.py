@@ -69,6 +69,16 @@ def _description(message: dict[str, Any], now: float,
             ":test": message["trigger"] == TEST}
 
 
+def _kept(attempt: dict[str, Any], values: dict[str, Any]) -> str:
+    """The clause that appends ``attempt`` to the entry's attempts (adding its values to
+    ``values``), or none past the first ``MAX_KEPT_ATTEMPTS`` of its kind."""
+    if attempt["attempt"] > MAX_KEPT_ATTEMPTS:
+        return ""
+    values[":empty"] = []
+    values[":attempt"] = [attempt]
+    return ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
+
+
 @dataclass(frozen=True)
 class State:
     """What the log says about a delivery's automatic schedule."""
@@ -165,10 +175,7 @@ def record_update(message: dict[str, Any], attempt: dict[str, Any], status: str,
               "lease_until = :zero, "
               "last_status_code = :code, last_error = :error, next_attempt_at = :next, "
               "queued = :queued")
-    if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
-        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
-        values[":empty"] = []
-        values[":attempt"] = [attempt]
+    update += _kept(attempt, values)
     return {
         "TableName": aws.table_name(TABLE),
         "Key": _key(message["webhook_id"], message["delivery_id"]),
@@ -261,10 +268,7 @@ def record_manual(message: dict[str, Any], attempt: dict[str, Any], succeeded: b
         names["#status"] = "status"
         values[":status"] = DELIVERED if succeeded else FAILED
         values[":skey"] = status_key(message["webhook_id"], values[":status"])
-    if attempt["attempt"] <= MAX_KEPT_ATTEMPTS:
-        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
-        values[":empty"] = []
-        values[":attempt"] = [attempt]
+    update += _kept(attempt, values)
     return aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
@@ -301,10 +305,7 @@ def fail_manual(message: dict[str, Any], reason: str) -> bool:
               + ("#status = if_not_exists(#status, :failed), "
                  "status_key = if_not_exists(status_key, :skey)" if scheduled
                  else "#status = :failed, status_key = :skey"))
-    if number <= MAX_KEPT_ATTEMPTS:
-        update += ", attempts = list_append(if_not_exists(attempts, :empty), :attempt)"
-        values[":empty"] = []
-        values[":attempt"] = [entry]
+    update += _kept(entry, values)
     return aws.update_if(
         TableName=aws.table_name(TABLE),
         Key=_key(message["webhook_id"], message["delivery_id"]),
